@@ -1,0 +1,43 @@
+"""gradcheck: derive gradients the way the lecture writes them, and check them numerically.
+
+    >>> import gradcheck_cli as gc
+    >>> g = gc.parse("dims n = 3, m = 4\\nW : n x m\\nx : m\\nu : n\\ns = u^T tanh(W x)")
+    >>> print(gc.derive(g, wrt=["W"]).gradients[0].wrt)
+    W
+
+Imports are lazy so the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "parse": ("ir", "parse"),
+    "load": ("ir", "load"),
+    "Graph": ("ir", "Graph"),
+    "pp_graph": ("ir", "pp_graph"),
+    "derive": ("derive", "derive"),
+    "Derivation": ("derive", "Derivation"),
+    "verify": ("verify", "verify"),
+    "verify_file": ("verify", "verify_file"),
+    "VerifyOptions": ("verify", "VerifyOptions"),
+    "check_gradient": ("numeric.check_api", "check_gradient"),
+    "assert_gradient": ("numeric.check_api", "assert_gradient"),
+    "GradcheckError": ("errors", "GradcheckError"),
+    "ParseError": ("errors", "ParseError"),
+    "ShapeError": ("errors", "ShapeError"),
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        module, attr = _EXPORTS[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

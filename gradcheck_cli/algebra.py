@@ -1,0 +1,424 @@
+"""Smart constructors: build an expression and simplify it on the way.
+
+Every node of a derivation is built here, so the simplifications the lecture
+does by hand happen once, in one place, for every op's rule: no Aᵀᵀ, no 1·x,
+no x + 0, (AB)ᵀ = BᵀAᵀ, diag(a) b = a ∘ b, A x + B x = (A + B) x, x + x = 2x,
+p ∘ (y / p) = y, Σ of a one-hot = 1, log(softmax(z)) = log_softmax(z).
+Each rule shrinks or keeps the size of the expression, so simplification
+terminates and a derivation stays finite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from . import ops as _ops
+from .expr import Expr, make
+from .shapes import SCALAR, Dim, Shape, env, is_scalar
+
+
+def _build(op: str, args: tuple[Expr, ...], **params: Any) -> Expr:
+    rule = _ops.OPS[op]
+    shape = rule.shape(args, **params)
+    return make(op, args, tuple(sorted(params.items())), shape)
+
+
+# --------------------------------------------------------------------------
+# leaves
+
+
+def var(name: str, shape: Shape, qualifiers: tuple[str, ...] = ()) -> Expr:
+    return make("var", (), (("name", name), ("qualifiers", tuple(sorted(qualifiers)))), shape)
+
+
+def const(value: Any) -> Expr:
+    return make("const", (), (("value", sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)),), SCALAR)
+
+
+def ones(rows: Dim, cols: Dim) -> Expr:
+    return _build("ones", (), rows=rows, cols=cols)
+
+
+def zeros(rows: Dim, cols: Dim) -> Expr:
+    return _build("zeros", (), rows=rows, cols=cols)
+
+
+def eye(n: Dim) -> Expr:
+    if n.is_one:
+        return const(1)
+    return _build("eye", (), rows=n, cols=n)
+
+
+def const_value(e: Expr) -> Any:
+    return e.param("value") if e.op == "const" else None
+
+
+def is_const(e: Expr, value: Any = None) -> bool:
+    if e.op != "const":
+        return False
+    return value is None or e.param("value") == value
+
+
+def is_zero(e: Expr) -> bool:
+    return e.op == "zeros" or is_const(e, 0)
+
+
+def has_qualifier(e: Expr, q: str) -> bool:
+    return e.op == "var" and q in e.param("qualifiers", ())
+
+
+def _same(a: Shape, b: Shape) -> bool:
+    return env().same_shape(a, b)
+
+
+def _zeros_like(shape: Shape) -> Expr:
+    return const(0) if is_scalar(shape) else zeros(*shape)
+
+
+def _split_coef(e: Expr) -> tuple[Any, Expr]:
+    """c·core: the scalar constant factor of an expression (1 if none)."""
+    if e.op == "neg":
+        c, core = _split_coef(e.args[0])
+        return -c, core
+    if e.op == "mul" and is_const(e.args[0]):
+        c, core = _split_coef(e.args[1])
+        return const_value(e.args[0]) * c, core
+    return sp.Integer(1), e
+
+
+# --------------------------------------------------------------------------
+# arithmetic
+
+
+def add(a: Expr, b: Expr) -> Expr:
+    if is_zero(a) and (is_scalar(a.shape) or _same(a.shape, b.shape)):
+        return b
+    if is_zero(b) and (is_scalar(b.shape) or _same(a.shape, b.shape)):
+        return a
+    if is_const(a) and is_const(b):
+        return const(const_value(a) + const_value(b))
+    ca, core_a = _split_coef(a)
+    cb, core_b = _split_coef(b)
+    if core_a is core_b:
+        return scale(ca + cb, core_a)
+    # A x + B x = (A + B) x; x A + x B = x (A + B)
+    if a.op == "matmul" and b.op == "matmul" and _same(a.shape, b.shape):
+        if a.args[1] is b.args[1] and _same(a.args[0].shape, b.args[0].shape):
+            return matmul(add(a.args[0], b.args[0]), a.args[1])
+        if a.args[0] is b.args[0] and _same(a.args[1].shape, b.args[1].shape):
+            return matmul(a.args[0], add(a.args[1], b.args[1]))
+    if a.op == "neg" and b.op != "neg":  # −a + b reads better as b − a
+        return _build("add", (b, a))
+    return _build("add", (a, b))
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+def scale(c: Any, e: Expr) -> Expr:
+    c = sp.sympify(c)
+    if c == 0:
+        return _zeros_like(e.shape)
+    if c == 1:
+        return e
+    if c == -1:
+        return neg(e)
+    return mul(const(c), e)
+
+
+def neg(a: Expr) -> Expr:
+    if a.op == "neg":
+        return a.args[0]
+    if is_const(a):
+        return const(-const_value(a))
+    if is_zero(a):
+        return a
+    if a.op == "mul" and is_const(a.args[0]):
+        return scale(-const_value(a.args[0]), a.args[1])
+    if a.op == "add" and a.args[1].op == "neg":  # −(a − b) = b − a
+        return add(a.args[1].args[0], neg(a.args[0]))
+    return _build("neg", (a,))
+
+
+def mul(a: Expr, b: Expr) -> Expr:
+    if is_const(a) and is_const(b):
+        return const(const_value(a) * const_value(b))
+    if is_const(b) and not is_const(a):
+        a, b = b, a
+    if is_const(a):
+        c = const_value(a)
+        if c == 1:
+            return b
+        if c == 0:
+            return _zeros_like(b.shape)
+        if c == -1:
+            return neg(b)
+        if b.op == "mul" and is_const(b.args[0]):
+            return mul(const(c * const_value(b.args[0])), b.args[1])
+        if b.op == "neg":
+            return mul(const(-c), b.args[0])
+    if is_zero(a) and _same(a.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+        return a
+    if is_zero(b) and _same(b.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+        return b
+    if a.op == "neg":
+        return neg(mul(a.args[0], b))
+    if b.op == "neg":
+        return neg(mul(a, b.args[0]))
+    if b.op == "mul" and is_const(b.args[0]) and not is_const(a):
+        return mul(b.args[0], mul(a, b.args[1]))
+    # (c 𝟏) ∘ x = c x
+    if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "ones" and _same(a.shape, b.shape):
+        return scale(const_value(a.args[0]), b)
+    if b.op == "mul" and is_const(b.args[0]) and b.args[1].op == "ones" and _same(a.shape, b.shape):
+        return scale(const_value(b.args[0]), a)
+    # ones ∘ x = x (same shape)
+    if a.op == "ones" and _same(a.shape, b.shape):
+        return b
+    if b.op == "ones" and _same(a.shape, b.shape):
+        return a
+    # a ∘ (1 / b) = a / b
+    if b.op == "div" and is_const(b.args[0], 1) and _same(a.shape, b.shape):
+        return div(a, b.args[1])
+    if a.op == "div" and is_const(a.args[0], 1) and _same(a.shape, b.shape):
+        return div(b, a.args[1])
+    # x ∘ (y / x) = y
+    if b.op == "div" and b.args[1] is a and _same(b.args[0].shape, b.shape):
+        return b.args[0]
+    if a.op == "div" and a.args[1] is b and _same(a.args[0].shape, a.shape):
+        return a.args[0]
+    return _build("mul", (a, b))
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    if is_const(b):
+        c = const_value(b)
+        if c == 1:
+            return a
+        return scale(1 / c, a) if not is_const(a) else const(const_value(a) / c)
+    if is_zero(a):
+        return a if _same(a.shape, b.shape) or is_scalar(b.shape) else _build("div", (a, b))
+    if a.op == "neg":
+        return neg(div(a.args[0], b))
+    if a.op == "mul" and is_const(a.args[0]) and not is_const(a.args[1]):
+        return mul(a.args[0], div(a.args[1], b))
+    if a is b:
+        return ones(*a.shape) if not is_scalar(a.shape) else const(1)
+    return _build("div", (a, b))
+
+
+def matmul(a: Expr, b: Expr, simplify_diag: bool = True) -> Expr:
+    """A B; a 1×1 factor is a scalar wherever a scalar fits."""
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        return mul(a, b)
+    if a.op == "eye":
+        return b
+    if b.op == "eye":
+        return a
+    if is_zero(a) or is_zero(b):
+        return zeros(a.shape[0], b.shape[1])
+    if a.op == "neg":
+        return neg(matmul(a.args[0], b, simplify_diag))
+    if b.op == "neg":
+        return neg(matmul(a, b.args[0], simplify_diag))
+    if a.op == "mul" and is_const(a.args[0]):
+        return mul(a.args[0], matmul(a.args[1], b, simplify_diag))
+    if b.op == "mul" and is_const(b.args[0]):
+        return mul(b.args[0], matmul(a, b.args[1], simplify_diag))
+    if simplify_diag and a.op == "diag" and b.shape[1].is_one:  # diag(a) b = a ∘ b
+        return mul(a.args[0], b)
+    if simplify_diag and b.op == "diag" and a.shape[0].is_one:  # aᵀ diag(b) = (a ∘ b)ᵀ
+        return T(mul(T(a), b.args[0]))
+    return _build("matmul", (a, b))
+
+
+def T(a: Expr) -> Expr:
+    if is_scalar(a.shape):
+        return a
+    op = a.op
+    if op == "T":
+        return a.args[0]
+    if has_qualifier(a, "symmetric") or has_qualifier(a, "spd"):
+        return a
+    if op in ("eye", "diag"):
+        return a
+    if op in ("ones", "zeros"):
+        return _build(op, (), rows=a.shape[1], cols=a.shape[0])
+    if op == "matmul":
+        return matmul(T(a.args[1]), T(a.args[0]))
+    if op == "add":
+        return add(T(a.args[0]), T(a.args[1]))
+    if op == "neg":
+        return neg(T(a.args[0]))
+    if op == "mul" and is_const(a.args[0]):
+        return mul(a.args[0], T(a.args[1]))
+    if op == "div" and is_scalar(a.args[1].shape):
+        return div(T(a.args[0]), a.args[1])
+    if op == "inv" and (has_qualifier(a.args[0], "symmetric") or has_qualifier(a.args[0], "spd")):
+        return a
+    return _build("T", (a,))
+
+
+def pow_(a: Expr, k: Any) -> Expr:
+    k = sp.sympify(k)
+    if k == 1:
+        return a
+    if k == 0:
+        return ones(*a.shape) if not is_scalar(a.shape) else const(1)
+    if is_const(a):
+        return const(const_value(a) ** k)
+    if a.op == "pow":
+        return pow_(a.args[0], a.param("k") * k)
+    return _build("pow", (a,), k=k)
+
+
+def fn(name: str, a: Expr, order: int = 0, alpha: Any = None) -> Expr:
+    if name == "log" and order == 0 and a.op == "softmax":
+        return log_softmax(a.args[0])
+    if name == "log" and order == 0 and a.op == "fn" and a.param("name") == "exp" and a.param("order") == 0:
+        return a.args[0]
+    params: dict[str, Any] = {"name": name, "order": order}
+    if alpha is not None:
+        params["alpha"] = sp.sympify(alpha)
+    return _build("fn", (a,), **params)
+
+
+def fn_derivative(out: Expr) -> Expr:
+    """f′ at the node's input, as the lecture writes it (σ(z)(1 − σ(z)), 1 − tanh²)."""
+    name, order, z = out.param("name"), out.param("order"), out.args[0]
+    alpha = out.param("alpha")
+    if order == 0:
+        one = const(1)
+        if name == "tanh":
+            return sub(one, pow_(out, 2))
+        if name == "sigmoid":
+            return mul(out, sub(one, out))
+        if name == "exp":
+            return out
+        if name == "log":
+            return div(one, z)
+        if name == "sqrt":
+            return div(const(sp.Rational(1, 2)), out)
+        if name == "sin":
+            return fn("cos", z)
+        if name == "cos":
+            return neg(fn("sin", z))
+        if name == "tan":
+            return add(one, pow_(out, 2))
+        if name == "softplus":
+            return fn("sigmoid", z)
+    return fn(name, z, order + 1, alpha)
+
+
+def max_(a: Expr, b: Expr) -> Expr:
+    if is_const(b, 0) and not is_scalar(a.shape):
+        return fn("relu", a)
+    return _build("max", (a, b))
+
+
+def min_(a: Expr, b: Expr) -> Expr:
+    return _build("min", (a, b))
+
+
+# --------------------------------------------------------------------------
+# structure
+
+
+def concat(*parts: Expr) -> Expr:
+    if len(parts) == 1:
+        return parts[0]
+    return _build("concat", tuple(parts))
+
+
+def rows(a: Expr, start: Dim, stop: Dim) -> Expr:
+    if start == Dim() and stop == a.shape[0]:
+        return a
+    if a.op == "concat":  # a block of a stack is that block
+        off = Dim()
+        for p in a.args:
+            end = off + p.shape[0]
+            if off == start and end == stop:
+                return p
+            off = end
+    return _build("rows", (a,), start=start, stop=stop)
+
+
+def sum_(a: Expr, axis: int | None) -> Expr:
+    r, c = a.shape
+    if is_scalar(a.shape):
+        return a
+    if axis == 0 and c.is_one:
+        axis = None
+    if axis == 1 and c.is_one:
+        return a
+    if axis == 1 and r.is_one:
+        axis = None
+    if axis == 0 and r.is_one:
+        return a
+    if a.op == "neg":
+        return neg(sum_(a.args[0], axis))
+    if a.op == "mul" and is_const(a.args[0]):
+        return mul(a.args[0], sum_(a.args[1], axis))
+    if axis is None and has_qualifier(a, "onehot"):
+        return const(1)
+    if axis is None and a.op == "ones":
+        return const(dim_symbol(r) * dim_symbol(c))
+    if axis is None and a.op == "mul" and c.is_one and _same(a.args[0].shape, a.args[1].shape):
+        return matmul(T(a.args[0]), a.args[1])  # Σ a ∘ b = aᵀ b
+    return _build("sum", (a,), axis=axis)
+
+
+def dim_symbol(d: Dim) -> Any:
+    """A dim as a sympy number (`n`, `2*d + 3`): constants may involve sizes."""
+    return sp.Integer(d.const) + sum(c * sp.Symbol(s, positive=True, integer=True) for s, c in d.terms)
+
+
+def softmax(a: Expr) -> Expr:
+    return _build("softmax", (a,))
+
+
+def log_softmax(a: Expr) -> Expr:
+    return _build("log_softmax", (a,))
+
+
+def logsumexp(a: Expr) -> Expr:
+    return _build("logsumexp", (a,))
+
+
+def norm(a: Expr) -> Expr:
+    return _build("norm", (a,))
+
+
+def tr(a: Expr) -> Expr:
+    return _build("tr", (a,))
+
+
+def det(a: Expr) -> Expr:
+    return _build("det", (a,))
+
+
+def logdet(a: Expr) -> Expr:
+    return _build("logdet", (a,))
+
+
+def inv(a: Expr) -> Expr:
+    if a.op == "inv":
+        return a.args[0]
+    if a.op == "eye":
+        return a
+    return _build("inv", (a,))
+
+
+def diag(v: Expr) -> Expr:
+    if is_scalar(v.shape):
+        return v
+    return _build("diag", (v,))
+
+
+def diagvec(a: Expr) -> Expr:
+    if a.op == "diag":
+        return a.args[0]
+    return _build("diagvec", (a,))

@@ -1,0 +1,357 @@
+"""The command line: parses flags, calls the library, maps outcomes to exit codes.
+
+No maths here. Heavy imports (sympy, numpy) happen inside the commands, so
+`gradcheck --help` stays fast. Exit codes (spec/CLI.md): 0 every check
+passed, 1 a check failed, 2 the input could not be used, 3 gradcheck failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    name="gradcheck",
+    help="Derive gradients the way the lecture writes them, and check them numerically.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+STATE = {"debug": False}
+
+
+class DeriveFormat(str, Enum):
+    text = "text"
+    latex = "latex"
+    json = "json"
+
+
+class Form(str, Enum):
+    shape = "shape"
+    jacobian = "jacobian"
+    both = "both"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+    github = "github"
+    gradescope = "gradescope"
+    classroom = "classroom"
+
+
+class GraphFormat(str, Enum):
+    text = "text"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+class Method(str, Enum):
+    auto = "auto"
+    central = "central"
+    complex = "complex"
+    richardson = "richardson"
+
+
+class Convention(str, Enum):
+    either = "either"
+    shape = "shape"
+
+
+class Vectors(str, Enum):
+    flat = "flat"
+    column = "column"
+
+
+class CI(str, Enum):
+    github = "github"
+    classroom = "classroom"
+    gradescope = "gradescope"
+    precommit = "pre-commit"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradcheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors."),
+) -> None:
+    """gradcheck: s = uᵀf(Wx+b) → ∂s/∂W = δ xᵀ, δ = u ∘ f′(z), checked numerically."""
+    STATE["debug"] = debug
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _source_of(err: Exception) -> str | None:
+    span = getattr(err, "span", None)
+    if span is None:
+        return None
+    try:
+        return Path(span.source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """GradcheckError → message + exit 2; anything unexpected → exit 3."""
+    from .errors import GradcheckError, format_error
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except GradcheckError as e:
+        msg = format_error(e, _source_of(e))
+        if _use_color_stderr():
+            from rich.console import Console
+            from rich.text import Text
+
+            head, _, rest = msg.partition("\n")
+            text = Text(head, style="bold red")
+            text.append("\n" + rest if rest else "")
+            Console(stderr=True, highlight=False, soft_wrap=True).print(text)
+        else:
+            sys.stderr.write(msg + "\n")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise typer.Exit(130) from None
+    except Exception as e:  # a bug in gradcheck, not in the user's input
+        if STATE["debug"]:
+            traceback.print_exc()
+        sys.stderr.write(f"gradcheck internal error ({type(e).__name__}: {e}); please report it with the input "
+                         f"file, or rerun with --debug for the traceback\n")
+        raise typer.Exit(3) from None
+
+
+def _use_color_stderr() -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def _emit(text: str, output: Optional[Path], machine: bool) -> None:
+    """Machine formats are written plain, never wrapped by the terminal renderer."""
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        return
+    if machine or not _use_color():
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    from .render.terminal import print_rich
+
+    print_rich(text)
+
+
+def _split(values: Optional[List[str]]) -> list[str] | None:
+    if not values:
+        return None
+    out: list[str] = []
+    for v in values:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def _bindings(values: Optional[List[str]]) -> dict[str, str]:
+    from .errors import UsageError
+
+    out: dict[str, str] = {}
+    for v in _split(values) or []:
+        if "=" not in v:
+            raise UsageError(f"--bind expects NAME=FUNCTION (like f=tanh), got {v!r}")
+        k, fn = (s.strip() for s in v.split("=", 1))
+        out[k] = fn
+    return out
+
+
+@app.command()
+def derive(
+    file: Path = typer.Argument(..., help="The .grad file."),
+    wrt: Optional[List[str]] = typer.Option(None, "--wrt", help="Variables (comma separated) to differentiate by; default: every parameter."),
+    form: Form = typer.Option(Form.both, "--form", help="shape convention, Jacobian form, or both."),
+    steps: bool = typer.Option(False, "--steps", help="Show the backward pass node by node (upstream × local = downstream)."),
+    fmt: DeriveFormat = typer.Option(DeriveFormat.text, "--format", help="text (unicode), latex, or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal."),
+) -> None:
+    """Derive the gradient of the output with respect to every parameter."""
+    with _guard():
+        from .derive import derive as run_derive
+        from .ir import load
+        from .render import RENDERERS
+
+        graph = load(str(file))
+        d = run_derive(graph, _split(wrt))
+        text = RENDERERS[fmt.value](d, form.value, steps)
+        _emit(text, output, fmt != DeriveFormat.text)
+    raise typer.Exit(0)
+
+
+@app.command()
+def verify(
+    files: List[Path] = typer.Argument(..., help="The .grad file(s)."),
+    impl: Optional[str] = typer.Option(None, "--impl", help="Check a numpy implementation: PATH.py:FUNC."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random points (printed in every report)."),
+    trials: int = typer.Option(2, "--trials", min=1, help="Random points per check."),
+    method: Method = typer.Option(Method.auto, "--method", help="auto: complex step where every op is analytic, central elsewhere."),
+    convention: Convention = typer.Option(Convention.either, "--convention", help="'shape' rejects claims in Jacobian (row) form."),
+    bind: Optional[List[str]] = typer.Option(None, "--bind", help="Bind a generic function: f=tanh (repeatable)."),
+    full: bool = typer.Option(False, "--full", help="Check every entry, however large."),
+    fast: bool = typer.Option(False, "--fast", help="Random directions only (plus localisation of failures)."),
+    sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Check only N random entries per gradient."),
+    vectors: Vectors = typer.Option(Vectors.flat, "--vectors", help="How --impl receives vectors: flat (m,) or column (m, 1)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds allowed for an --impl call."),
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
+) -> None:
+    """Check numerically the derived gradients, every claim, and an implementation."""
+    code = 0
+    with _guard():
+        from .errors import UsageError
+        from .verify import VerifyOptions, verify_file
+
+        if sum([full, fast, sample is not None]) > 1:
+            raise UsageError("choose one of --full, --fast and --sample N")
+        if impl is not None and len(files) > 1:
+            raise UsageError("--impl checks one .grad file at a time")
+        opts = VerifyOptions(seed=seed, trials=trials, method=method.value, convention=convention.value,
+                             bind=_bindings(bind), mode="full" if full else "fast" if fast else
+                             ("sample" if sample else "auto"), sample=sample, impl=impl,
+                             vectors=vectors.value, timeout=timeout)
+        reports = [verify_file(str(f), opts) for f in files]
+        code = 0 if all(r.ok for r in reports) else 1
+        _report(reports, fmt.value, output)
+    raise typer.Exit(code)
+
+
+def _report(reports: list, fmt: str, output: Optional[Path]) -> None:  # type: ignore[type-arg]
+    from .render.report_text import render_report_text
+
+    text_view = "\n".join(render_report_text(r) for r in reports)
+    if fmt == "text":
+        _emit(text_view, output, False)
+        if output is not None:
+            _emit(text_view, None, False)
+        return
+    from .report import FORMATS
+    from .report.model import Entry, RunResult
+
+    result = RunResult(entries=[Entry(name=r.file, points=None, visibility="visible", report=r, error=None)
+                                for r in reports])
+    machine = FORMATS[fmt](result)
+    if output is not None:
+        _emit(machine, output, True)
+        _emit(text_view, None, False)
+    else:
+        _emit(machine, None, True)
+
+
+@app.command()
+def graph(
+    file: Path = typer.Argument(..., help="The .grad file."),
+    fmt: GraphFormat = typer.Option(GraphFormat.text, "--format", help="text, dot (Graphviz) or mermaid."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file."),
+) -> None:
+    """Show the computation graph in topological order with each node's shape."""
+    with _guard():
+        from .ir import load
+        from .render.graph import render_graph
+
+        g = load(str(file))
+        _emit(render_graph(g, fmt.value), output, fmt != GraphFormat.text)
+    raise typer.Exit(0)
+
+
+@app.command()
+def run(
+    config: Optional[Path] = typer.Argument(None, help="gradcheck.toml or pyproject.toml (default: ./gradcheck.toml, else ./pyproject.toml)."),
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel checks (0: one per core)."),
+) -> None:
+    """Run every check of a homework config and report them together with a score."""
+    code = 0
+    with _guard():
+        from .homework import run_config
+
+        result, text = run_config(config, fmt.value, jobs)
+        code = 0 if result.ok else 1
+        if fmt == ReportFormat.text:
+            _emit(text, output, False)
+            if output is not None:
+                _emit(text, None, False)
+        else:
+            from .report import FORMATS
+
+            _emit(FORMATS[fmt.value](result), output, True)
+            if output is not None:
+                _emit(text, None, False)
+        from .homework import write_step_summary
+
+        write_step_summary(result)
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(
+    ci: CI = typer.Option(CI.github, "--ci", help="Which system to write files for."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Where to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+) -> None:
+    """Write a homework config and the files a CI system needs."""
+    with _guard():
+        from .homework import init_files
+
+        for path in init_files(ci.value, directory, force):
+            typer.echo(f"wrote {path}")
+    raise typer.Exit(0)
+
+
+@app.command()
+def ops() -> None:
+    """List the op table: every operation with its backward rule."""
+    with _guard():
+        from .elementwise import ELEMENTWISE
+        from .ops import OPS
+
+        lines = ["ops (shape convention: each input's gradient has the input's shape)"]
+        for name in sorted(OPS):
+            r = OPS[name]
+            lines.append(f"  {name:<12} {r.doc}")
+        lines.append("elementwise functions (f′ from sympy's diff of the one definition)")
+        for name in sorted(ELEMENTWISE):
+            lines.append(f"  {name:<12} {ELEMENTWISE[name].doc}")
+        _emit("\n".join(lines), None, True)
+    raise typer.Exit(0)
+
+
+def main() -> None:
+    """Console entry point: exit codes from the commands, 3 for a crash outside them."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as e:  # pragma: no cover - last resort
+        if STATE["debug"]:
+            traceback.print_exc()
+        sys.stderr.write(f"gradcheck internal error ({type(e).__name__}: {e}); please report it\n")
+        sys.exit(3)

@@ -1,0 +1,246 @@
+"""Reverse mode over the graph: the Autodidax loop, recorded step by step.
+
+Walk the nodes in reverse topological order, read each node's cotangent,
+apply its op's VJP rule, check every cotangent has its input's shape, and add
+up contributions where a value fans out (micrograd's `+=`). The steps are
+kept so `--steps` can show upstream × local = downstream at every gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import algebra as alg
+from .errors import DeriveError
+from .expr import Expr
+from .ir import Graph
+from .ops import OPS
+from .shapes import env, is_scalar, shape_str, using
+
+
+@dataclass
+class Contribution:
+    input: Expr
+    local: Expr | None  # the local Jacobian where one exists (vectors)
+    downstream: Expr
+
+
+@dataclass
+class Step:
+    node: Expr
+    upstream: Expr
+    gate: str
+    contributions: list[Contribution] = field(default_factory=list)
+    fan_in: int = 1  # how many consumers added into this node's cotangent ("copy adds")
+
+
+@dataclass
+class Backward:
+    cotangents: dict[int, Expr]
+    steps: list[Step]
+
+
+def _descendants(root: Expr, targets: set[int]) -> set[int]:
+    """Nodes of root's DAG that depend on some target: only they need cotangents."""
+    needed: set[int] = set()
+    for node in root.walk():
+        if id(node) in targets or any(id(a) in needed for a in node.args):
+            needed.add(id(node))
+    return needed
+
+
+def backward(root: Expr, targets: list[Expr], seed: Expr | None = None) -> Backward:
+    """Cotangents of every node between `targets` and the scalar `root`."""
+    needed = _descendants(root, {id(t) for t in targets})
+    ct: dict[int, Expr] = {id(root): seed if seed is not None else alg.const(1)}
+    fan: dict[int, int] = {}
+    steps: list[Step] = []
+    target_ids = {id(t) for t in targets}
+    for node in reversed(list(root.walk())):
+        g = ct.get(id(node))
+        if g is None or not node.args or id(node) not in needed:
+            continue
+        if id(node) in target_ids and node is not root and node.op == "var":
+            continue
+        rule = OPS[node.op]
+        step = Step(node, g, _gate(node), fan_in=fan.get(id(node), 1))
+        try:
+            cts = rule.vjp(g, node, *node.args)
+        except NotImplementedError as e:
+            raise DeriveError(f"cannot differentiate {node.op}: {e}", node.span) from None
+        for i, (a, c) in enumerate(zip(node.args, cts)):
+            if c is None or id(a) not in needed:
+                continue
+            assert env().same_shape(c.shape, a.shape), (
+                f"{node.op} rule gave a {shape_str(c.shape)} cotangent for a {shape_str(a.shape)} input")
+            local = rule.jac(node, i, *node.args) if rule.jac else None
+            step.contributions.append(Contribution(a, local, c))
+            if id(a) in ct:
+                ct[id(a)] = alg.add(ct[id(a)], c)
+                fan[id(a)] = fan.get(id(a), 1) + 1
+            else:
+                ct[id(a)] = c
+        steps.append(step)
+    return Backward(ct, steps)
+
+
+def _gate(node: Expr) -> str:
+    if node.op == "fn" and node.param("name") == "relu" and node.param("order") == 0:
+        return "max routes"
+    return OPS[node.op].gate
+
+
+@dataclass
+class Gradient:
+    """One result: ∂out/∂wrt in shape convention and in Jacobian form."""
+
+    wrt: str
+    wrt_expr: Expr
+    shape_form: Expr | None  # None for a vector output (only Jacobians exist)
+    jacobian: Expr | None
+    chain: list[tuple[str, str, Expr]] = field(default_factory=list)  # (num, den, factor)
+    jacobian_note: str = ""  # how the Jacobian form was obtained, or why it is skipped
+    skipped: str = ""
+
+
+@dataclass
+class Derivation:
+    graph: Graph
+    output: str
+    gradients: list[Gradient]
+    steps: list[Step]
+    signals: dict[int, str]  # error signals δ introduced for display (node id -> name)
+    signal_exprs: list[tuple[str, Expr]]
+
+    @property
+    def scalar_output(self) -> bool:
+        return is_scalar(self.graph.values[self.output].shape)
+
+    def names(self) -> dict[int, str]:
+        """Display names: the file's intermediates plus the δs."""
+        out = self.graph.names()
+        out.update(self.signals)
+        return out
+
+    def _repr_latex_(self) -> str:
+        from .render.latex import render_latex
+
+        return "$$" + render_latex(self, fragment=True, inline=True) + "$$"
+
+    def __str__(self) -> str:
+        from .render.text import render_plain
+
+        return render_plain(self)
+
+
+def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None) -> Derivation:
+    """Derive ∂output/∂v for each requested (default: every non-data) variable."""
+    out_name = output or graph.output_name
+    root = graph.values[out_name]
+    names = wrt or graph.params()
+    targets: list[Expr] = []
+    for n in names:
+        if n in graph.variables:
+            targets.append(graph.variables[n].expr)
+        elif n in graph.values:
+            targets.append(graph.values[n])
+        else:
+            from .errors import UsageError
+            raise UsageError(f"--wrt {n}: no variable or value named {n} in {graph.source}",
+                             hint=f"the variables are {', '.join(graph.params()) or '(none)'}")
+    with using(graph.env):
+        grads: list[Gradient] = []
+        steps: list[Step] = []
+        if is_scalar(root.shape):
+            bw = backward(root, targets)
+            steps = bw.steps
+            for n, t in zip(names, targets):
+                g = bw.cotangents.get(id(t))
+                if g is None:
+                    g = alg.zeros(*t.shape) if not is_scalar(t.shape) else alg.const(0)
+                grads.append(_with_jacobian(graph, Gradient(n, t, g, None), root))
+        else:
+            for n, t in zip(names, targets):
+                grads.append(_with_jacobian(graph, Gradient(n, t, None, None), root))
+        signals, signal_exprs = name_signals(graph, grads, steps)
+    return Derivation(graph, out_name, grads, steps, signals, signal_exprs)
+
+
+def _with_jacobian(graph: Graph, grad: Gradient, root: Expr) -> Gradient:
+    from .jacobian import jacobian_form
+
+    jac, chain, note = jacobian_form(graph, root, grad.wrt_expr)
+    if jac is not None:
+        grad.jacobian, grad.chain, grad.jacobian_note = jac, chain, note
+        return grad
+    t = grad.wrt_expr
+    if grad.shape_form is not None:
+        if t.shape[1].is_one and not is_scalar(t.shape):
+            grad.jacobian = alg.T(grad.shape_form)  # the row vector: the transposed gradient
+            grad.jacobian_note = "the gradient transposed (the path has matrix-valued nodes)"
+        else:
+            grad.jacobian = grad.shape_form
+            grad.jacobian_note = "a scalar's derivative by a matrix is given in the matrix's shape"
+        return grad
+    grad.skipped = note or f"∂{graph.output_name}/∂vec({grad.wrt}) is a 3-tensor"
+    return grad
+
+
+def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tuple[dict[int, str], list[tuple[str, Expr]]]:
+    """Introduce the lecture's error signal δ where a cotangent is shared.
+
+    A node's upstream gradient that is not just a name, and that appears in
+    two or more results, is worth a name: ∂s/∂W = δ xᵀ, ∂s/∂b = δ, ∂s/∂x = Wᵀ δ.
+    """
+    file_names = graph.names()
+    results = [g.shape_form for g in grads if g.shape_form is not None]
+    if len(results) < 2:
+        return {}, []
+    forward = {id(n) for n in graph.output.walk()}
+    candidates: list[Expr] = []
+    for step in reversed(steps):  # input side first: its signals contain the later ones
+        for c in step.contributions:
+            e = c.downstream
+            if id(e) in file_names or id(e) in forward or e.op in ("var", "const", "ones", "zeros", "eye", "T", "neg") \
+                    or e.size() < 3 or not any(n.op == "var" for n in e.walk()):
+                continue
+            if all(e is not x for x in candidates):
+                candidates.append(e)
+    chosen: list[Expr] = []
+    for e in candidates:
+        stops = {id(x) for x in chosen}
+        if sum(1 for r in results if _occurs(e, r, stops)) >= 2:
+            chosen.append(e)
+    subs = "₁₂₃₄₅₆₇₈₉"
+    out: dict[int, str] = {}
+    listing: list[tuple[str, Expr]] = []
+    for k, e in enumerate(chosen):
+        name = "δ" if len(chosen) == 1 else f"δ{subs[k] if k < 9 else k + 1}"
+        out[id(e)] = name
+        listing.append((name, e))
+    return out, listing
+
+
+def _occurs(e: Expr, root: Expr, stops: set[int]) -> bool:
+    """Does e occur in root outside the already-named signals?"""
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if n is e:
+            return True
+        if id(n) in seen or (id(n) in stops and n is not root):
+            continue
+        seen.add(id(n))
+        stack.extend(n.args)
+    return False
+
+
+def derive_file(path: str, wrt: list[str] | None = None, seed: int = 0) -> Derivation:
+    from .ir import load
+
+    return derive(load(path, seed), wrt)
+
+
+def result_expr(d: Derivation, g: Gradient) -> Any:
+    return g.shape_form if g.shape_form is not None else g.jacobian

@@ -1,0 +1,1 @@
+"""The gradcheck language: grammar, parser (text → AST with spans)."""

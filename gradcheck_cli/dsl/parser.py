@@ -1,0 +1,250 @@
+"""Text → AST. The one place lark's exceptions become `ParseError`s.
+
+The DSL text is data: it is only ever tokenized by the grammar, never passed
+to `eval`, `exec`, `sympify` or `parse_expr`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from ..errors import GradcheckError, ParseError, Span
+from . import ast
+
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+# What the user types, for lark's terminal names
+_WORDS = {
+    "NAME": "a name", "NUMBER": "a number", "INT": "a whole number", "_NL": "end of line",
+    "$END": "end of file", "PRIMED": "a derivative like f'(z)", "DERIV": "a derivative like ds/dW",
+    "TRANSPOSE": "^T", "POWER": "^2", "HADAMARD": "*", "MINUS": "-", "TIMES": "x",
+    "REALS": "ℝ", "QUALIFIER": "a qualifier (symmetric, spd, const)",
+}
+_EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED"}
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
+                maybe_placeholders=True)
+
+
+def parse_file(text: str, source: str = "<stdin>") -> ast.File:
+    """Parse a whole .grad file; raises ParseError with a position."""
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        tree = _lark().parse(text)
+        stmts = _ToAst(source).transform(tree)
+    except UnexpectedInput as e:
+        raise _convert(e, text, source) from None
+    except VisitError as e:
+        if isinstance(e.orig_exc, GradcheckError):
+            raise e.orig_exc from None
+        raise
+    except RecursionError:
+        raise ParseError("the expression is nested too deeply", None) from None
+    return ast.File(tuple(stmts.children), source, text)
+
+
+def _span(meta: Any, source: str) -> Span:
+    return Span(meta.start_pos, meta.end_pos, meta.line, meta.column, source)
+
+
+def _tspan(tok: Token, source: str) -> Span:
+    return Span(tok.start_pos or 0, tok.end_pos or 0, tok.line or 1, tok.column or 1, source)
+
+
+def _describe_expected(expected: set[str]) -> str:
+    terms = {t.name: t for t in _lark().terminals}
+    if len(expected & _EXPR_START) >= 3:
+        return "an expression (a name, a number or '(')"
+    words = []
+    for name in sorted(expected):
+        if name in _WORDS:
+            words.append(_WORDS[name])
+        elif name in terms and terms[name].pattern.type == "str":
+            words.append(repr(terms[name].pattern.value))
+        else:
+            words.append(name.lower())
+    words = sorted(set(words))
+    if len(words) > 6:
+        return "one of " + ", ".join(words[:6]) + ", …"
+    return " or ".join(words) if len(words) <= 2 else "one of " + ", ".join(words)
+
+
+def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
+    line, col = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1
+    pos = getattr(e, "pos_in_stream", None)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[pos] if pos is not None and pos < len(text) else "?"
+        span = Span(pos or 0, (pos or 0) + 1, line, col, source)
+        hint = None
+        if ch == "=" and text[pos:pos + 2] == "==":
+            hint = "assignments use a single '='"
+        return ParseError(f"unexpected character {ch!r}", span, hint)
+    if isinstance(e, UnexpectedToken):
+        tok = e.token
+        expected = set(e.expected)
+        if tok.type in ("$END", "_NL"):
+            span = Span(tok.start_pos or len(text), (tok.start_pos or len(text)) + 1,
+                        tok.line or line, tok.column or col, source)
+            if "RPAR" in expected and not expected & _EXPR_START:
+                return ParseError("unclosed '(': the line ended before its ')'", span,
+                                  "add the missing ')'")
+            if "RSQB" in expected and not expected & _EXPR_START:
+                return ParseError("unclosed '[': the line ended before its ']'", span)
+            return ParseError(f"the line ended unexpectedly: expected {_describe_expected(expected)}", span)
+        span = _tspan(tok, source)
+        hint = None
+        if tok.type == "RPAR":
+            hint = "is there a ')' too many?"
+        elif tok.type == "EQUAL" and text[max(0, (tok.start_pos or 1) - 1)] == "=":
+            hint = "assignments use a single '='"
+        return ParseError(f"unexpected {tok.value!r}: expected {_describe_expected(expected)}", span, hint)
+    if isinstance(e, UnexpectedEOF):
+        return ParseError("the file ended unexpectedly", Span(len(text), len(text), line, col, source))
+    return ParseError(str(e), Span(0, 0, line, col, source))
+
+
+def _number(text: str) -> float:
+    return float(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):  # type: ignore[type-arg]
+    def __init__(self, source: str):
+        super().__init__()
+        self.src = source
+
+    def sp(self, meta: Any) -> Span:
+        return _span(meta, self.src)
+
+    # statements --------------------------------------------------------------
+    def dims(self, meta: Any, items: list[Any]) -> ast.Dims:
+        return ast.Dims(self.sp(meta), tuple(items))
+
+    def dim_item(self, meta: Any, ch: list[Any]) -> ast.DimItem:
+        return ast.DimItem(self.sp(meta), str(ch[0]), int(ch[1]) if ch[1] is not None else None)
+
+    def decl(self, meta: Any, ch: list[Any]) -> ast.Decl:
+        names = [c for c in ch if isinstance(c, Token) and c.type == "NAME"]
+        kind, dims = next(c for c in ch if isinstance(c, tuple))
+        quals = tuple(str(c) for c in ch if isinstance(c, str) and not isinstance(c, Token))
+        return ast.Decl(self.sp(meta), tuple(str(n) for n in names), tuple(_tspan(n, self.src) for n in names),
+                        kind, dims, quals)
+
+    def qualifier(self, meta: Any, ch: list[Any]) -> str:
+        return str(ch[0])
+
+    def t_scalar(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return ("scalar", ())
+
+    def t_function(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return ("function", ())
+
+    def t_onehot(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return ("onehot", (ch[0],))
+
+    def t_shape(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        dims = tuple(c for c in ch if isinstance(c, ast.Node))
+        return ("shape", dims)
+
+    def dim_add(self, meta: Any, ch: list[Any]) -> ast.DimAdd:
+        return ast.DimAdd(self.sp(meta), ch[0], ch[1])
+
+    def dim_scaled(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
+        return ast.DimScaled(self.sp(meta), int(ch[0]), ch[1])
+
+    def dim_int(self, meta: Any, ch: list[Any]) -> ast.DimNum:
+        return ast.DimNum(self.sp(meta), int(ch[0]))
+
+    def dim_name(self, meta: Any, ch: list[Any]) -> ast.DimName:
+        return ast.DimName(self.sp(meta), str(ch[0]))
+
+    def assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
+        return ast.Assign(self.sp(meta), str(ch[0]), _tspan(ch[0], self.src), ch[1])
+
+    def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
+        head = str(ch[0])
+        num, den = (part.strip()[1:].strip() for part in head.split("/", 1))
+        return ast.Claim(self.sp(meta), num, den, ch[1], _tspan(ch[0], self.src))
+
+    def output(self, meta: Any, ch: list[Any]) -> ast.Output:
+        return ast.Output(self.sp(meta), str(ch[0]))
+
+    # expressions -------------------------------------------------------------
+    def _bin(self, op: str, meta: Any, ch: list[Any]) -> ast.BinOp:
+        operands = [c for c in ch if isinstance(c, ast.Node)]
+        return ast.BinOp(self.sp(meta), op, operands[0], operands[1])
+
+    def add(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        return self._bin("+", meta, ch)
+
+    def sub(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        return self._bin("-", meta, ch)
+
+    def matmul(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        return self._bin("@", meta, ch)
+
+    def mul(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        return self._bin("*", meta, ch)
+
+    def div(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        return self._bin("/", meta, ch)
+
+    def juxt(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        return self._bin("juxt", meta, ch)
+
+    def neg(self, meta: Any, ch: list[Any]) -> ast.Neg:
+        return ast.Neg(self.sp(meta), ch[-1])
+
+    def transpose(self, meta: Any, ch: list[Any]) -> ast.Transpose:
+        return ast.Transpose(self.sp(meta), ch[0])
+
+    def power(self, meta: Any, ch: list[Any]) -> ast.Power:
+        tok = str(ch[1])
+        if tok == "²":
+            k = 2.0
+        elif tok == "³":
+            k = 3.0
+        else:
+            k = _number(tok.lstrip("^*").strip("{} ").replace(" ", ""))
+        return ast.Power(self.sp(meta), ch[0], k, False)
+
+    def power_paren(self, meta: Any, ch: list[Any]) -> ast.Power:
+        sign = -1.0 if ch[1] is not None else 1.0
+        return ast.Power(self.sp(meta), ch[0], sign * _number(str(ch[2])), True)
+
+    def number(self, meta: Any, ch: list[Any]) -> ast.Num:
+        return ast.Num(self.sp(meta), _number(str(ch[0])), str(ch[0]))
+
+    def name(self, meta: Any, ch: list[Any]) -> ast.Name:
+        return ast.Name(self.sp(meta), str(ch[0]))
+
+    def _call(self, meta: Any, ch: list[Any], primes: int) -> ast.Call:
+        fname = str(ch[0]).rstrip("'")
+        args = ch[1] or []
+        pos = tuple(a for a in args if not isinstance(a, tuple))
+        kws = tuple(a for a in args if isinstance(a, tuple))
+        return ast.Call(self.sp(meta), fname, pos, kws, primes, _tspan(ch[0], self.src))
+
+    def call(self, meta: Any, ch: list[Any]) -> ast.Call:
+        return self._call(meta, ch, 0)
+
+    def dcall(self, meta: Any, ch: list[Any]) -> ast.Call:
+        return self._call(meta, ch, str(ch[0]).count("'"))
+
+    def args(self, meta: Any, ch: list[Any]) -> list[Any]:
+        return ch
+
+    def kwarg(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
+        return (str(ch[0]), ch[1])
+
+    def concat(self, meta: Any, ch: list[Any]) -> ast.Concat:
+        return ast.Concat(self.sp(meta), tuple(ch))

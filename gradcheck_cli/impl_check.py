@@ -1,0 +1,121 @@
+"""`verify --impl hw.py:func`: a student's numpy forward/backward against the file.
+
+The student's code runs in a subprocess (it is untrusted: a crash, a hang or
+a wrong return type fails that check, never gradcheck). Its value is checked
+against the file's own forward pass, and each returned gradient against
+numerical derivatives of that forward pass, each reported separately.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UsageError
+from .ir import Graph
+from .numeric import checker
+from .numeric.evaluate import Function, evaluate
+from .numeric.result import Check
+from .shapes import is_scalar
+
+
+def _spec(graph: Graph) -> dict[str, tuple[str, tuple[int, int]]]:
+    out = {}
+    for name, v in graph.variables.items():
+        shape = graph.env.concrete(v.expr.shape)
+        kind = "scalar" if is_scalar(v.expr.shape) else "vector" if v.expr.shape[1].is_one else "matrix"
+        out[name] = (kind, shape)
+    return out
+
+
+def parse_target(target: str) -> tuple[Path, str]:
+    path, sep, func = target.rpartition(":")
+    if not sep or not path or not func.isidentifier():
+        raise UsageError(f"--impl expects PATH.py:FUNCTION, got {target!r}",
+                         hint="for example --impl hw.py:forward_backward")
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--impl: no such file {path}")
+    return p, func
+
+
+def impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
+    from .numeric.impl_runner import ImplFailure, call_impl
+
+    path, func = parse_target(opts.impl)
+    spec = _spec(graph)
+    t0 = time.perf_counter()
+    arrays = [{n: pt.ctx.values[n] for n in graph.variables} for pt in points]
+    result = call_impl(str(path), func, arrays, timeout=opts.timeout, vectors=opts.vectors, spec=spec)
+    base = {"kind": "impl", "file": str(path)}
+    if isinstance(result, ImplFailure):
+        return [Check(name=f"impl {func}", ok=False, status="error", message=result.message, **base)]  # type: ignore[arg-type]
+    checks: list[Check] = []
+    # the value
+    worst_val: Check | None = None
+    for pt, call in zip(points, result):
+        expected = evaluate(graph.output, pt.ctx)
+        got = np.asarray(call.value, dtype=float)
+        if got.size != expected.size:
+            worst_val = Check(name=f"impl {func}: value", ok=False, status="fail",
+                              message=f"the value has shape {got.shape}, expected {expected.shape}", **base)  # type: ignore[arg-type]
+            break
+        err = float(np.max(np.abs(got.reshape(expected.shape) - expected)))
+        rel = err / max(float(np.max(np.abs(expected))), 1e-300)
+        ok = bool(np.isfinite(got).all()) and (rel <= 1e-8 or err <= 1e-12)
+        c = Check(name=f"impl {func}: value", ok=ok, status="pass" if ok else "fail", max_abs_error=err,
+                  max_rel_error=rel, message=("agrees with the file's forward pass" if ok else
+                                              f"value {got.ravel()[:1][0]:.6g} but the file's forward pass gives "
+                                              f"{expected.ravel()[0]:.6g} [{pt.label}]"), **base)  # type: ignore[arg-type]
+        if worst_val is None or not ok or (rel > (worst_val.max_rel_error or 0) and worst_val.ok):
+            worst_val = c
+        if not ok:
+            break
+    assert worst_val is not None
+    checks.append(worst_val)
+    # each gradient
+    for name in graph.params():
+        checks.append(_grad_check(graph, name, func, points, result, opts, base))
+    checks[-1].seconds = time.perf_counter() - t0
+    return checks
+
+
+def _grad_check(graph: Graph, name: str, func: str, points: list[Any], calls: list[Any], opts: Any,
+                base: dict[str, Any]) -> Check:
+    var = graph.variables[name].expr
+    shape = graph.env.concrete(var.shape)
+    label = f"impl {func}: grad {name}"
+    worst: Check | None = None
+    for pt, call in zip(points, calls):
+        if name not in call.grads:
+            missing = f"no gradient for {name}: grads must have an entry for every parameter ({', '.join(graph.params())})"
+            return Check(name=label, ok=False, status="fail", message=missing, wrt=name, **base)
+        g = np.asarray(call.grads[name], dtype=float)
+        ok_shapes = {shape}
+        if shape[1] == 1:
+            ok_shapes |= {(shape[0],)}
+        if is_scalar(var.shape):
+            ok_shapes |= {(), (1,)}
+        if g.shape not in ok_shapes:
+            want = f"{shape}" + (f" or ({shape[0]},)" if shape[1] == 1 and shape[0] != 1 else "")
+            return Check(name=label, ok=False, status="fail", wrt=name, diagnosis="transposed" if g.shape == shape[::-1] else None,
+                         message=f"gradient of {name} has shape {g.shape}, expected {want} (the shape of {name})", **base)
+        fun = Function(graph.output, var, pt.ctx)
+        from .verify import _analytic_path
+
+        method = opts.method if opts.method != "auto" else ("complex" if _analytic_path(graph.output, var, pt.ctx) else "central")
+        out = checker.check(fun, g.reshape(shape), conv="shape", method=method, mode=opts.mode, sample=opts.sample,
+                            rng=np.random.default_rng(opts.seed + 29), rtol=opts.tolerance, scalar_out=True, label=name)
+        c = Check(name=label, ok=out.ok, status=out.status, message=out.message, max_abs_error=out.max_abs_error,
+                  max_rel_error=out.max_rel_error, worst_index=out.worst_index, evaluations=out.evaluations,
+                  method=out.method, mode=out.mode, diagnosis=out.diagnosis, wrt=name, **base)
+        if not out.ok:
+            c.message += f" [{pt.label}]"
+            return c
+        if worst is None or (c.max_rel_error or 0) > (worst.max_rel_error or 0):
+            worst = c
+    assert worst is not None
+    return worst

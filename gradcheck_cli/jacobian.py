@@ -1,0 +1,95 @@
+"""The Jacobian form: the chain of local Jacobians, in numerator layout.
+
+Forward accumulation over the same graph and the same op table (each op's
+`jac`): J(node) = Σᵢ ∂node/∂argᵢ · J(argᵢ), starting from the identity at the
+variable. Kept unsimplified where the lecture keeps it (diag(f′(z)) stays a
+diag), so ∂s/∂x reads uᵀ diag(f′(z)) W. Only vectors have matrix Jacobians:
+a matrix-valued node on the way makes the Jacobian a higher tensor, and the
+caller falls back to the shape-convention result.
+"""
+
+from __future__ import annotations
+
+from . import algebra as alg
+from .expr import Expr
+from .ir import Graph
+from .ops import OPS
+from .shapes import Dim, Shape, is_scalar
+
+
+def _vectorish(shape: Shape) -> bool:
+    return shape[0].is_one or shape[1].is_one
+
+
+def _length(shape: Shape) -> Dim:
+    return shape[1] if shape[0].is_one else shape[0]
+
+
+def _accumulate(root: Expr, var: Expr) -> Expr | None:
+    """∂root/∂var by forward accumulation, or None when it is not a matrix."""
+    if not _vectorish(var.shape):
+        return None
+    J: dict[int, Expr] = {id(var): alg.const(1) if is_scalar(var.shape) else alg.eye(_length(var.shape))}
+    for node in root.walk():
+        if node is var or not any(id(a) in J for a in node.args):
+            continue
+        if not _vectorish(node.shape):
+            return None
+        rule = OPS[node.op]
+        total: Expr | None = None
+        for i, a in enumerate(node.args):
+            if id(a) not in J:
+                continue
+            local = rule.jac(node, i, *node.args) if rule.jac else None
+            if local is None:
+                return None
+            term = alg.matmul(local, J[id(a)], simplify_diag=False)
+            total = term if total is None else alg.add(total, term)
+        assert total is not None
+        J[id(node)] = total
+    return J.get(id(root))
+
+
+def _unique_path(root: Expr, var: Expr) -> list[Expr] | None:
+    """The nodes from root down to var when exactly one path joins them."""
+    count: dict[int, int] = {id(var): 1}
+    for node in root.walk():
+        if node is var:
+            continue
+        c = sum(count.get(id(a), 0) for a in node.args)
+        if c:
+            count[id(node)] = c
+    if count.get(id(root)) != 1:
+        return None
+    path = [root]
+    while path[-1] is not var:
+        nxt = [a for a in path[-1].args if id(a) in count]
+        if len(nxt) != 1:
+            return None
+        path.append(nxt[0])
+    return path
+
+
+def jacobian_form(graph: Graph, root: Expr, var: Expr) -> tuple[Expr | None, list[tuple[str, str, Expr]], str]:
+    """(J, chain, note): J = ∂root/∂var, chain = [(num, den, factor)] between named nodes."""
+    total = _accumulate(root, var)
+    if total is None:
+        what = "a matrix" if not _vectorish(var.shape) else "matrix-valued nodes on the way"
+        if not is_scalar(root.shape):
+            return None, [], f"∂{graph.value_name(root) or 'out'}/∂vec({var.name or '·'}) is a 3-tensor ({what}); skipped"
+        return None, [], ""
+    names = graph.names()
+    label = {id(v.expr): n for n, v in graph.variables.items()}
+    label.update(names)
+    path = _unique_path(root, var)
+    chain: list[tuple[str, str, Expr]] = []
+    if path is not None:
+        checkpoints = [p for p in path if p is root or p is var or id(p) in names]
+        if len(checkpoints) > 2:
+            for upper, lower in zip(checkpoints, checkpoints[1:]):
+                factor = _accumulate(upper, lower)
+                if factor is None:
+                    chain = []
+                    break
+                chain.append((label.get(id(upper), "out"), label.get(id(lower), "·"), factor))
+    return total, chain, "chain rule, numerator layout"

@@ -1,0 +1,1 @@
+"""Numeric checking: numpy forward evaluation, finite differences, comparison."""

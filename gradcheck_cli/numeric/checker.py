@@ -1,0 +1,176 @@
+"""One numeric check of one value against the file's forward pass.
+
+Chooses how much to check by size (every entry up to `FULL_LIMIT` entries;
+above it random directions per block, then targeted entries to localise a
+failure), which derivative method, and turns disagreements near a kink into
+"kink" verdicts rather than failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .compare import compare, diagnose
+from .finite_diff import directional_check, numeric_gradient, numeric_jacobian, recheck_entries
+
+FULL_LIMIT = 10_000
+SAMPLE_DEFAULT = 200
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    status: str
+    message: str
+    max_abs_error: float | None
+    max_rel_error: float | None
+    worst_index: list[int] | None
+    method: str
+    mode: str
+    diagnosis: str | None
+    evaluations: int
+
+
+def complex_safe_fn(name: str, order: int) -> bool:
+    """Complex step through f⁽ᵏ⁾: analytic functions, and piecewise ones whose
+    pieces are chosen by the real part (relu, abs…), exact away from kinks."""
+    from ..elementwise import ELEMENTWISE
+
+    e = ELEMENTWISE.get(name)
+    if e is None:
+        return False
+    return e.analytic or order == 0
+
+
+def complex_safe_op(rule: Any) -> bool:
+    return True  # every op's numpy rule is written to work on complex arrays
+
+
+def _fmt_index(label: str, idx: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    if len(shape) == 2 and shape[1] == 1:
+        return f"{label}[{idx[0]}]"
+    if len(shape) == 2 and shape[0] == 1:
+        return f"{label}[{idx[1]}]"
+    return f"{label}[{', '.join(str(i) for i in idx)}]"
+
+
+def _g(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode: str, sample: int | None,
+          rng: np.random.Generator, rtol: float | None, scalar_out: bool, label: str) -> Outcome:
+    x0 = fun.x0
+    P = x0.size
+    if not np.all(np.isfinite(claimed)):
+        bad = np.argwhere(~np.isfinite(claimed))[0]
+        return Outcome(False, "fail", f"the value has NaN or Inf (first at index {list(map(int, bad))})",
+                       None, None, [int(i) for i in bad], method, "full", None, 0)
+    if mode == "auto":
+        mode = "full" if P <= FULL_LIMIT else "fast"
+    if not scalar_out:
+        return _check_jacobian(fun, claimed, method, rtol, label)
+    target = claimed if conv != "jacobian" else claimed.T
+    target = np.asarray(target, dtype=float).reshape(x0.shape)
+    f0 = fun.scalar(x0)
+    fscale = abs(float(np.real(f0)))
+    if mode == "fast":
+        return _check_directional(fun, target, method, rng, rtol, label, fscale)
+    indices = None
+    if mode == "sample":
+        k = min(P, sample or SAMPLE_DEFAULT)
+        flat = rng.choice(P, size=k, replace=False)
+        indices = [tuple(int(i) for i in np.unravel_index(f, x0.shape)) for f in sorted(flat)]
+    num, evals = numeric_gradient(fun.scalar, x0, method=method, indices=indices, batched=True)
+    claimed_vals = target if indices is None else np.array([target[i] for i in indices])
+    return _verdict(fun, x0, num, claimed_vals, target, indices, method, mode, rtol, label, fscale, evals)
+
+
+def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray, target: np.ndarray,
+             indices: list[tuple[int, ...]] | None, method: str, mode: str, rtol: float | None, label: str,
+             fscale: float, evals: int) -> Outcome:
+    cmp = compare(num, claimed_vals, method=method, f_scale=fscale, rtol=rtol)
+    if not np.all(np.isfinite(num)):
+        return Outcome(False, "fail", "the forward pass gives NaN or Inf near this point",
+                       None, None, None, method, mode, None, evals)
+    def to_index(i: Any) -> tuple[int, ...]:
+        if indices is None:
+            return tuple(int(v) for v in i)
+        return indices[int(i[0]) if isinstance(i, (tuple, list)) else int(i)]
+    if cmp.ok:
+        worst = to_index(cmp.worst_index) if cmp.worst_index is not None else None
+        note = f"{'all ' + str(x0.size) if indices is None else len(indices)} entries agree"
+        if mode == "sample":
+            note += f" ({len(indices or [])} of {x0.size} sampled: the rest were not checked)"
+        return Outcome(True, "pass", note, cmp.max_abs_error, cmp.max_rel_error,
+                       list(worst) if worst else None, method, mode, None, evals)
+    bad = [to_index(i) for i in cmp.bad_indices]
+    # a disagreement that goes away at smaller steps (or by complex step) crossed a kink
+    kinks = recheck_entries(fun.scalar, x0, bad, target=[target[i] for i in bad])
+    evals += kinks.evaluations
+    real_bad = [b for b, k in zip(bad, kinks.is_kink) if not k]
+    if not real_bad:
+        return Outcome(True, "kink", f"{len(bad)} entr{'y' if len(bad) == 1 else 'ies'} disagreed only across a "
+                       f"kink (non-differentiable point), e.g. {_fmt_index(label, bad[0], x0.shape)}; "
+                       f"re-checked at smaller steps", cmp.max_abs_error, cmp.max_rel_error,
+                       list(bad[0]), method, mode, None, evals)
+    worst = real_bad[0]
+    worst_i = max(real_bad, key=lambda b: abs(target[b] - num[_pos(b, indices)]))
+    worst = worst_i
+    nv, cv = num[_pos(worst, indices)], target[worst]
+    rel = abs(nv - cv) / max(abs(nv), abs(cv), 1e-300)
+    full_num = num.reshape(x0.shape) if indices is None else None
+    diag = diagnose(full_num, target) if full_num is not None else None
+    msg = (f"{_fmt_index(label, worst, x0.shape)}: claimed {_g(cv)}, numeric {_g(nv)} (relative error {rel:.2g}); "
+           f"{len(real_bad)} of {len(bad) if indices else x0.size} entries disagree")
+    if diag:
+        msg += f"; looks like: {diag}"
+    return Outcome(False, "fail", msg, cmp.max_abs_error, cmp.max_rel_error, list(worst), method, mode, diag, evals)
+
+
+def _pos(idx: tuple[int, ...], indices: list[tuple[int, ...]] | None) -> Any:
+    return idx if indices is None else indices.index(idx)
+
+
+def _check_directional(fun: Any, target: np.ndarray, method: str, rng: np.random.Generator, rtol: float | None,
+                       label: str, fscale: float) -> Outcome:
+    res = directional_check(fun.scalar, fun.x0, target, rng, k=4, method=method)
+    evals = res.evaluations
+    if res.ok:
+        return Outcome(True, "pass", f"{res.k} random directions agree (a sampled check: a bug confined to "
+                       f"a few entries below {res.resolution:.1g} relative would be missed)",
+                       res.max_abs_error, res.max_rel_error, None, method, "fast", None, evals)
+    # localise: targeted entries where the claimed gradient is most suspicious
+    P = fun.x0.size
+    k = min(P, 64)
+    order = rng.choice(P, size=k, replace=False)
+    idx = [tuple(int(i) for i in np.unravel_index(f, fun.x0.shape)) for f in order]
+    num, e2 = numeric_gradient(fun.scalar, fun.x0, method=method, indices=idx, batched=True)
+    out = _verdict(fun, fun.x0, num, np.array([target[i] for i in idx]), target, idx, method, "fast", rtol, label,
+                   fscale, evals + e2)
+    if out.ok:  # the directions disagree but no sampled entry does: still a failure
+        return Outcome(False, "fail", f"random directional derivatives disagree (relative error "
+                       f"{res.max_rel_error:.2g}); the bad entries were not among {k} sampled — rerun with --full "
+                       f"to find them", res.max_abs_error, res.max_rel_error, None, method, "fast", None, out.evaluations)
+    out.message += " (found after random directions disagreed)"
+    return out
+
+
+def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | None, label: str) -> Outcome:
+    x0 = fun.x0
+    J, evals = numeric_jacobian(fun, x0, method=method)
+    claimed = np.asarray(claimed, dtype=float).reshape(J.shape)
+    cmp = compare(J, claimed, method=method, f_scale=float(np.max(np.abs(np.real(fun(x0))))), rtol=rtol)
+    if cmp.ok:
+        return Outcome(True, "pass", f"all {J.size} Jacobian entries agree", cmp.max_abs_error, cmp.max_rel_error,
+                       cmp.worst_index, method, "full", None, evals)
+    i = tuple(cmp.bad_indices[0])
+    diag = diagnose(J, claimed)
+    msg = (f"Jacobian entry [{i[0]}, {i[1]}]: claimed {_g(claimed[i])}, numeric {_g(J[i])}; "
+           f"{len(cmp.bad_indices)} of {J.size} entries disagree")
+    if diag:
+        msg += f"; looks like: {diag}"
+    return Outcome(False, "fail", msg, cmp.max_abs_error, cmp.max_rel_error, list(i), method, "full", diag, evals)

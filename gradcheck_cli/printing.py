@@ -1,0 +1,254 @@
+"""Print expressions three ways: DSL (parses back), unicode text, LaTeX.
+
+Named intermediates (`z`, `h`, `p`, δ) print by name: `names` maps a node
+(by identity; nodes are hash-consed) to the name to show. Parentheses come
+from each op's precedence in the op table, so every style agrees on
+structure and the DSL form re-parses to the same expression.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+import sympy as sp
+
+from .expr import Expr
+from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
+from .shapes import Dim, is_scalar
+
+STYLES = ("dsl", "text", "latex")
+
+_SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+TEXT_FN = {"sigmoid": "σ"}
+LATEX_FN = {"sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "sin": r"\sin",
+            "cos": r"\cos", "tan": r"\tan", "sqrt": r"\operatorname{sqrt}", "det": r"\det"}
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "sigma",
+         "tau", "phi", "psi", "omega", "rho", "kappa", "nu", "xi", "zeta", "chi", "pi"}
+_GREEK_UNICODE = {chr(c): n for c, n in zip(range(0x3B1, 0x3CA), [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+    "nu", "xi", "omicron", "pi", "rho", "varsigma", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"])}
+
+
+def to_dsl(e: Expr, names: Mapping[int, str] | None = None) -> str:
+    return Printer("dsl", names).top(e)
+
+
+def to_text(e: Expr, names: Mapping[int, str] | None = None) -> str:
+    return Printer("text", names).top(e)
+
+
+def to_latex(e: Expr, names: Mapping[int, str] | None = None) -> str:
+    return Printer("latex", names).top(e)
+
+
+def render(e: Expr, style: str, names: Mapping[int, str] | None = None) -> str:
+    return Printer(style, names).top(e)
+
+
+def latex_symbol(name: str, shape: Any = None) -> str:
+    """W → \\mathbf{W}, x1 → \\mathbf{x}_{1}, delta → \\boldsymbol{\\delta}, lam (scalar) → lam."""
+    m = re.fullmatch(r"([^\W\d_]+?)_?(\d+|hat)?", name)
+    base, sub = (m.group(1), m.group(2)) if m else (name, None)
+    base = _GREEK_UNICODE.get(base, base)
+    vector = shape is None or not is_scalar(shape)
+    if base in GREEK or base in _GREEK_UNICODE.values():
+        core = f"\\{base}"
+        core = f"\\boldsymbol{{{core}}}" if vector else core
+    elif len(base) > 1:
+        core = f"\\mathbf{{{base}}}" if vector else f"\\mathrm{{{base}}}"
+    else:
+        core = f"\\mathbf{{{base}}}" if vector else base
+    if sub == "hat":
+        return f"\\hat{{{core}}}"
+    return f"{core}_{{{sub}}}" if sub else core
+
+
+def dim_text(d: Dim, style: str) -> str:
+    return d.dsl() if style == "dsl" else str(d)
+
+
+class Printer:
+    def __init__(self, style: str, names: Mapping[int, str] | None = None):
+        assert style in STYLES, f"unknown style {style!r}"
+        self.style = style
+        self.names = names or {}
+
+    def top(self, e: Expr) -> str:
+        return self.go(e)[0]
+
+    def name(self, n: str, e: Expr) -> str:
+        return latex_symbol(n, e.shape) if self.style == "latex" else n
+
+    def wrap(self, e: Expr, need: int) -> str:
+        s, p = self.go(e)
+        if p < need:
+            return r"\left(" + s + r"\right)" if self.style == "latex" else f"({s})"
+        return s
+
+    def go(self, e: Expr) -> tuple[str, int]:
+        named = self.names.get(id(e))
+        if named is not None:
+            return self.name(named, e), ATOM
+        method = getattr(self, "p_" + e.op, None)
+        if method is not None:
+            return method(e)
+        rule = OPS[e.op]
+        tmpl = rule.show.get(self.style)
+        if tmpl is None:  # plain call syntax: name(args)
+            fname = e.op if self.style != "latex" else LATEX_FN.get(e.op, rf"\operatorname{{{e.op}}}")
+            inner = ", ".join(self.go(a)[0] for a in e.args)
+            return f"{fname}({inner})" if self.style != "latex" else fr"{fname}\left({inner}\right)", ATOM
+        if callable(tmpl):
+            if e.op == "var":
+                return self.name(e.param("name"), e), ATOM
+            return tmpl(e, [self.go(a)[0] for a in e.args]), ATOM
+        parts = []
+        for i, a in enumerate(e.args):
+            need = rule.arg_prec[i] if i < len(rule.arg_prec) else ATOM
+            if a.op == e.op and e.op in ("matmul", "mul") and i == 1:
+                need = rule.prec  # associative: a (b c) prints as a b c
+            elif rule.prec == PROD and i == 0 and a.op != e.op and id(a) not in self.names \
+                    and not (a.op == "mul" and is_scalar(a.args[0].shape)):
+                need = UNARY  # (u ∘ f′(z)) xᵀ: mixed products get parentheses
+            parts.append(self.wrap(a, need))
+        return tmpl.format(*parts), rule.prec
+
+    # -- ops with style-specific layouts -------------------------------------
+
+    def p_const(self, e: Expr) -> tuple[str, int]:
+        v = sp.sympify(e.param("value"))
+        if self.style == "latex":
+            s = sp.latex(v)
+        else:
+            s = sp.sstr(v)
+            if self.style == "text":
+                s = s.replace("**", "^").replace("*", "·")
+        if v.is_Integer or v.is_Symbol or (v.is_Float and v >= 0):
+            return s, (UNARY if v < 0 else ATOM) if v.is_number else ATOM
+        if v.is_Float:
+            return s, UNARY
+        if v.is_Add:
+            return s, SUM
+        return s, PROD if not (v.is_number and v < 0) else UNARY
+
+    def p_ones(self, e: Expr) -> tuple[str, int]:
+        r, c = e.shape
+        if self.style == "dsl":
+            return (f"ones({r.dsl()})" if c.is_one else f"ones({r.dsl()}, {c.dsl()})"), ATOM
+        if self.style == "latex":
+            return (r"\mathbf{1}" + (f"_{{{r}}}" if c.is_one else f"_{{{r} \\times {c}}}")), ATOM
+        return ("𝟏" if c.is_one else f"𝟏({r}×{c})"), ATOM
+
+    def p_zeros(self, e: Expr) -> tuple[str, int]:
+        r, c = e.shape
+        if self.style == "dsl":
+            return (f"zeros({r.dsl()})" if c.is_one else f"zeros({r.dsl()}, {c.dsl()})"), ATOM
+        return ("0" if self.style == "text" else r"\mathbf{0}"), ATOM
+
+    def p_eye(self, e: Expr) -> tuple[str, int]:
+        n = e.shape[0]
+        return {"dsl": f"eye({n.dsl()})", "text": "I", "latex": "I"}[self.style], ATOM
+
+    def p_fn(self, e: Expr) -> tuple[str, int]:
+        name, order = e.param("name"), e.param("order")
+        arg = self.go(e.args[0])[0]
+        alpha = e.param("alpha")
+        extra = f", {sp.sstr(alpha)}" if alpha is not None else ""
+        if self.style == "dsl":
+            return f"{name}{chr(39) * order}({arg}{extra})", ATOM
+        if self.style == "text":
+            primes = {0: "", 1: "′", 2: "″"}.get(order, "′" * order)
+            return f"{TEXT_FN.get(name, name)}{primes}({arg}{extra})", ATOM
+        fname = LATEX_FN.get(name, name if len(name) == 1 else rf"\operatorname{{{name}}}")
+        return fr"{fname}{chr(39) * order}\left({arg}{extra}\right)", ATOM
+
+    def p_pow(self, e: Expr) -> tuple[str, int]:
+        k = sp.sympify(e.param("k"))
+        base = e.args[0]
+        if self.style == "dsl":
+            ks = sp.sstr(k)
+            ks = ks if (k.is_Integer and k >= 0) else f"({ks})"
+            return f"{self.wrap(base, ATOM)}^{ks}", POSTFIX
+        if self.style == "text":
+            sup = sp.sstr(k).translate(_SUP) if re.fullmatch(r"-?[\d.]+", sp.sstr(k)) else f"^({sp.sstr(k)})"
+            if base.op == "fn" and id(base) not in self.names and base.param("order") == 0 and base.param("alpha") is None:
+                name = TEXT_FN.get(base.param("name"), base.param("name"))
+                return f"{name}{sup}({self.go(base.args[0])[0]})", ATOM
+            return f"{self.wrap(base, ATOM)}{sup}", POSTFIX
+        return f"{{{self.wrap(base, ATOM)}}}^{{{sp.latex(k)}}}", POSTFIX
+
+    def p_mul(self, e: Expr) -> tuple[str, int]:
+        a, b = e.args
+        if a.op == "const":
+            v = sp.sympify(a.param("value"))
+            num, den = sp.fraction(v)
+            if num == 1 and den != 1:  # x / n reads better than (1/n) x
+                den_s = self.go(_const_like(den))
+                d = den_s[0] if den_s[1] >= POSTFIX else (fr"\left({den_s[0]}\right)" if self.style == "latex" else f"({den_s[0]})")
+                if self.style == "latex":
+                    return fr"\frac{{{self.go(b)[0]}}}{{{sp.latex(den)}}}", PROD
+                return f"{self.wrap(b, PROD)} / {d}", PROD
+        if is_scalar(a.shape) or is_scalar(b.shape):
+            op = {"dsl": " * ", "text": " ", "latex": " "}[self.style]
+            if self.style != "dsl" and a.op != "const" and not is_scalar(a.shape):
+                a, b = b, a  # scalars first in print: (uᵀv) x
+            return f"{self.wrap(a, PROD)}{op}{self.wrap(b, POSTFIX if self.style != 'dsl' else UNARY)}", PROD
+        op = {"dsl": " * ", "text": " ∘ ", "latex": r" \odot "}[self.style]
+        right_need = PROD if b.op == "mul" else UNARY
+        left_need = PROD if a.op == "mul" else UNARY
+        return f"{self.wrap(a, left_need)}{op}{self.wrap(b, right_need)}", PROD
+
+    def p_add(self, e: Expr) -> tuple[str, int]:
+        a, b = e.args
+        if b.op == "neg" and id(b) not in self.names:
+            minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
+            return f"{self.wrap(a, SUM)}{minus}{self.wrap(b.args[0], PROD)}", SUM
+        if b.op == "mul" and b.args[0].op == "const" and sp.sympify(b.args[0].param("value")) < 0 \
+                and id(b) not in self.names:
+            pos = sp.sympify(-b.args[0].param("value"))
+            from . import algebra as alg
+            minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
+            return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.scale(pos, b.args[1]), PROD)}", SUM
+        return f"{self.wrap(a, SUM)} + {self.wrap(b, PROD)}", SUM
+
+    def p_T(self, e: Expr) -> tuple[str, int]:
+        a = e.args[0]
+        if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
+            base = self.wrap(a.args[0], POSTFIX)
+            return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX
+        inner = self.wrap(a, POSTFIX)
+        return {"dsl": f"{inner}^T", "text": f"{inner}ᵀ", "latex": f"{{{inner}}}^\\top"}[self.style], POSTFIX
+
+    def p_inv(self, e: Expr) -> tuple[str, int]:
+        if self.style == "dsl":
+            return f"inv({self.go(e.args[0])[0]})", ATOM
+        base = self.wrap(e.args[0], POSTFIX)
+        return (f"{base}⁻¹" if self.style == "text" else f"{{{base}}}^{{-1}}"), POSTFIX
+
+    def p_norm(self, e: Expr) -> tuple[str, int]:
+        inner = self.go(e.args[0])[0]
+        return {"dsl": f"norm({inner})", "text": f"‖{inner}‖",
+                "latex": fr"\left\lVert {inner} \right\rVert"}[self.style], ATOM
+
+    def p_log_softmax(self, e: Expr) -> tuple[str, int]:
+        # log(p) for the log_softmax(z) that log(softmax(z)) became, when the file named p
+        from . import algebra as alg
+
+        p = alg.softmax(e.args[0])
+        if id(p) in self.names:
+            return self.go(p)[0].join(
+                {"dsl": ("log(", ")"), "text": ("log(", ")"), "latex": (r"\log\left(", r"\right)")}[self.style]), ATOM
+        inner = self.go(e.args[0])[0]
+        return (fr"\operatorname{{log\_softmax}}\left({inner}\right)" if self.style == "latex"
+                else f"log_softmax({inner})"), ATOM
+
+    def p_diag(self, e: Expr) -> tuple[str, int]:
+        inner = self.go(e.args[0])[0]
+        return (fr"\operatorname{{diag}}\left({inner}\right)" if self.style == "latex" else f"diag({inner})"), ATOM
+
+
+def _const_like(v: Any) -> Expr:
+    from . import algebra as alg
+
+    return alg.const(v)

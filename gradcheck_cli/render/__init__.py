@@ -1,0 +1,28 @@
+"""Renderers only present a Derivation; they never differentiate."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..derive import Derivation
+
+
+def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    from .text import render_plain
+
+    return render_plain(d, form, steps)
+
+
+def _latex(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    from .latex import render_latex
+
+    return render_latex(d, form=form, steps=steps)
+
+
+def _json(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    from .json import render_json
+
+    return render_json(d, form, steps)
+
+
+RENDERERS: dict[str, Callable[..., str]] = {"text": _text, "latex": _latex, "json": _json}

@@ -1,0 +1,99 @@
+"""What every renderer shows, computed once: the equations of a derivation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..derive import Derivation, Gradient, Step
+from ..expr import Expr
+from ..printing import render
+from ..shapes import is_scalar
+
+
+@dataclass
+class Equation:
+    wrt: str
+    shape: tuple[str, str]
+    shape_form: str | None
+    jacobian: str | None
+    chain: list[tuple[str, str, str]] = field(default_factory=list)
+    note: str = ""
+    skipped: str = ""
+
+
+def display_names(d: Derivation) -> dict[int, str]:
+    return d.names()
+
+
+def equations(d: Derivation, style: str) -> list[Equation]:
+    names = display_names(d)
+    out = []
+    for g in d.gradients:
+        shape = (str(g.wrt_expr.shape[0]), str(g.wrt_expr.shape[1]))
+        sf = render(g.shape_form, style, names) if g.shape_form is not None else None
+        jac = render(g.jacobian, style, names) if g.jacobian is not None else None
+        chain = [(a, b, render(f, style, names)) for a, b, f in g.chain]
+        out.append(Equation(g.wrt, shape, sf, jac, chain, g.jacobian_note, g.skipped))
+    return out
+
+
+def signal_lines(d: Derivation, style: str) -> list[tuple[str, str]]:
+    names = display_names(d)
+    lines = []
+    for name, e in d.signal_exprs:
+        own = {k: v for k, v in names.items() if k != id(e)}
+        lines.append((name, render(e, style, own)))
+    return lines
+
+
+def definitions(d: Derivation, style: str) -> list[tuple[str, str]]:
+    """The file's named intermediates on the output's path, as `z = W x + b`."""
+    g = d.graph
+    names = g.names()
+    in_graph = {id(n) for n in g.values[d.output].walk()}
+    for gr in d.gradients:
+        for e in (gr.shape_form, gr.jacobian):
+            if e is not None:
+                in_graph.update(id(n) for n in e.walk())
+    rows = []
+    for n, e in g.values.items():
+        if id(e) in in_graph and names.get(id(e)) == n:
+            own = {k: v for k, v in names.items() if k != id(e)}
+            rows.append((n, render(e, style, own)))
+    return rows
+
+
+def node_label(d: Derivation, node: Expr, style: str) -> str:
+    names = display_names(d)
+    if id(node) in names:
+        return names[id(node)]
+    return render(node, style, names)
+
+
+def step_rows(d: Derivation, style: str) -> list[dict[str, object]]:
+    names = display_names(d)
+    rows = []
+    for k, s in enumerate(d.steps, 1):
+        rows.append({
+            "index": k,
+            "node": node_label(d, s.node, style),
+            "definition": render(s.node, style, {i: n for i, n in names.items() if i != id(s.node)}),
+            "op": s.node.op,
+            "gate": s.gate,
+            "copy_adds": s.fan_in > 1,
+            "upstream": render(s.upstream, style, names),
+            "inputs": [
+                {"input": node_label(d, c.input, style),
+                 "local": render(c.local, style, names) if c.local is not None else None,
+                 "downstream": render(c.downstream, style, names)}
+                for c in s.contributions
+            ],
+        })
+    return rows
+
+
+def output_is_scalar(d: Derivation) -> bool:
+    return is_scalar(d.graph.values[d.output].shape)
+
+
+__all__ = ["Equation", "equations", "signal_lines", "definitions", "step_rows", "Gradient", "Step"]

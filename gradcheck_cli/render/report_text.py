@@ -1,0 +1,39 @@
+"""The human view of a verify report: one line per check, failures explained."""
+
+from __future__ import annotations
+
+from ..numeric.result import Report
+
+_MARK = {"pass": "PASS", "kink": "KINK", "skipped": "SKIP", "fail": "FAIL", "error": "FAIL"}
+
+
+def render_report_text(report: Report) -> str:
+    notes = "; ".join(report.notes[:-1])
+    lines = [f"{report.file}: {notes}" if notes else report.file]
+    width = max((len(_title(c)) for c in report.checks), default=10)
+    for c in report.checks:
+        mark = _MARK.get(c.status, "PASS" if c.ok else "FAIL")
+        detail = []
+        if c.convention:
+            detail.append(c.convention)
+        if c.max_rel_error is not None and c.ok:
+            detail.append(f"max rel. error {c.max_rel_error:.1e}")
+        if c.method and c.status in ("pass", "kink", "fail"):
+            detail.append(f"{c.method}, {c.mode}")
+        extra = f"  ({'; '.join(detail)})" if detail else ""
+        lines.append(f"  {mark}  {_title(c).ljust(width)}{extra}")
+        if c.message and (not c.ok or c.status in ("kink", "skipped")):
+            lines.append(f"        {c.message}")
+    n = len(report.checks)
+    failed = sum(1 for c in report.checks if not c.ok)
+    kinks = sum(1 for c in report.checks if c.status == "kink")
+    summary = f"{n} checks: {n - failed} passed, {failed} failed"
+    if kinks:
+        summary += f" ({kinks} with kinks)"
+    lines.append(summary + (f"  [{report.notes[-1]}]" if report.notes else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _title(c) -> str:  # type: ignore[no-untyped-def]
+    where = f" (line {c.line})" if c.line else ""
+    return f"{c.name}{where}"

@@ -1,0 +1,27 @@
+"""Rich output for a real terminal: the same text, with headings and math coloured."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+from rich.text import Text
+
+_HEAD = re.compile(r"^(∂\S+|[\w./-]+\.grad:.*|backward pass.*|gradcheck .*|\S+ checks?.*)$")
+_OK = re.compile(r"\b(PASS|ok|passed)\b")
+_BAD = re.compile(r"\b(FAIL|failed|error)\b")
+
+
+def print_rich(text: str) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    for line in text.rstrip("\n").split("\n"):
+        t = Text(line)
+        if _HEAD.match(line.split("   (")[0]):
+            t.stylize("bold")
+        for m in _OK.finditer(line):
+            t.stylize("bold green", m.start(), m.end())
+        for m in _BAD.finditer(line):
+            t.stylize("bold red", m.start(), m.end())
+        for m in re.finditer(r"δ\S*", line):
+            t.stylize("cyan", m.start(), m.end())
+        console.print(t)

@@ -1,0 +1,60 @@
+"""Unicode text, as a textbook writes it; rich adds colour on a terminal only."""
+
+from __future__ import annotations
+
+from ..derive import Derivation
+from .common import definitions, equations, output_is_scalar, signal_lines, step_rows
+
+
+def render_plain(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    out = d.output
+    lines: list[str] = []
+    g = d.graph
+    oshape = g.values[out].shape
+    from ..shapes import shape_str
+
+    lines.append(f"{g.source}: output {out} ({shape_str(oshape)})")
+    defs = definitions(d, "text")
+    if defs:
+        lines.append("  where " + ",  ".join(f"{n} = {rhs}" for n, rhs in defs))
+    sig = signal_lines(d, "text")
+    for name, rhs in sig:
+        lines.append(f"  with  {name} = {rhs}")
+    lines.append("")
+    scalar = output_is_scalar(d)
+    for eq in equations(d, "text"):
+        head = f"∂{out}/∂{eq.wrt}"
+        lines.append(f"{head}   ({eq.shape[0]}×{eq.shape[1]})")
+        if eq.skipped:
+            lines.append(f"  skipped: {eq.skipped}")
+            lines.append("")
+            continue
+        if scalar and form in ("shape", "both") and eq.shape_form is not None:
+            lines.append(f"  shape convention   {head} = {eq.shape_form}")
+        if form in ("jacobian", "both") and eq.jacobian is not None:
+            chain = ""
+            if eq.chain:
+                chain = " · ".join(f"∂{a}/∂{b}" for a, b, _ in eq.chain) + " = " + \
+                    " · ".join(f"[{f}]" for _, _, f in eq.chain) + " = "
+            label = "Jacobian form     " if scalar else "Jacobian          "
+            lines.append(f"  {label} {head} = {chain}{eq.jacobian}")
+        lines.append("")
+    if steps:
+        lines.extend(render_steps(d))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_steps(d: Derivation) -> list[str]:
+    lines = ["backward pass (reverse topological order; downstream = local × upstream)"]
+    for row in step_rows(d, "text"):
+        gate = f"   [{row['gate']}]" if row["gate"] else ""
+        node = row["node"]
+        head = f"{row['index']:>3}. {node} = {row['definition']}" if node != row["definition"] else \
+            f"{row['index']:>3}. {node}"
+        lines.append(head + gate)
+        fan = "   (copy adds: the sum of its consumers' gradients)" if row["copy_adds"] else ""
+        lines.append(f"       upstream    ∂{d.output}/∂{node} = {row['upstream']}{fan}")
+        for inp in row["inputs"]:  # type: ignore[attr-defined]
+            local = f"local ∂{node}/∂{inp['input']} = {inp['local']};  " if inp["local"] else ""
+            lines.append(f"       → {inp['input']}:  {local}downstream {inp['downstream']}")
+    return lines
