@@ -19,6 +19,24 @@ from .expr import Expr, make
 from .shapes import SCALAR, Dim, Shape, env, is_scalar
 
 
+_LITERAL = [False]
+
+
+class literal:
+    """Build what the user wrote: lowering keeps `xᵀAx + xᵀSx` as two terms and
+    `(W x)ᵀ` as a transpose; only derivations get the algebraic rewrites."""
+
+    def __enter__(self) -> None:
+        _LITERAL.append(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _LITERAL.pop()
+
+
+def _lit() -> bool:
+    return _LITERAL[-1]
+
+
 def _build(op: str, args: tuple[Expr, ...], **params: Any) -> Expr:
     rule = _ops.OPS[op]
     shape = rule.shape(args, **params)
@@ -99,19 +117,73 @@ def add(a: Expr, b: Expr) -> Expr:
         return a
     if is_const(a) and is_const(b):
         return const(const_value(a) + const_value(b))
-    ca, core_a = _split_coef(a)
-    cb, core_b = _split_coef(b)
-    if core_a is core_b:
-        return scale(ca + cb, core_a)
-    # A x + B x = (A + B) x; x A + x B = x (A + B)
-    if a.op == "matmul" and b.op == "matmul" and _same(a.shape, b.shape):
-        if a.args[1] is b.args[1] and _same(a.args[0].shape, b.args[0].shape):
-            return matmul(add(a.args[0], b.args[0]), a.args[1])
-        if a.args[0] is b.args[0] and _same(a.args[1].shape, b.args[1].shape):
-            return matmul(a.args[0], add(a.args[1], b.args[1]))
-    if a.op == "neg" and b.op != "neg":  # −a + b reads better as b − a
-        return _build("add", (b, a))
-    return _build("add", (a, b))
+    if _lit():
+        return _remember(_build("add", (a, b)))
+    if not _same(a.shape, b.shape):  # broadcasting sums stay as written
+        return _build("add", (a, b))
+    return _sum_of(_collect(_terms(a) + _terms(b)))
+
+
+def _terms(e: Expr) -> list[tuple[Any, Expr]]:
+    """c₁·t₁ + c₂·t₂ + …, not looking inside the file's own sums (they keep their names)."""
+    if e.op == "add" and id(e) not in _FORWARD and _same(e.args[0].shape, e.args[1].shape):
+        return _terms(e.args[0]) + _terms(e.args[1])
+    if e.op == "neg" and e.args[0].op == "add" and id(e.args[0]) not in _FORWARD:
+        return [(-c, t) for c, t in _terms(e.args[0])]
+    return [_split_coef(e)]
+
+
+def _collect(terms: list[tuple[Any, Expr]]) -> list[tuple[Any, Expr]]:
+    """Like terms combined (x + x = 2x); then A x + B x = (A + B) x."""
+    acc: dict[int, list[Any]] = {}
+    for c, t in terms:
+        if id(t) in acc:
+            acc[id(t)][0] += c
+        else:
+            acc[id(t)] = [c, t]
+    merged = [(c, t) for c, t in acc.values() if c != 0]
+    groups: dict[int, list[tuple[Any, Expr]]] = {}
+    for c, t in merged:
+        if t.op == "matmul":
+            groups.setdefault(id(t.args[1]), []).append((c, t))
+    out: list[tuple[Any, Expr]] = []
+    done: set[int] = set()
+    for c, t in merged:
+        if id(t) in done:
+            continue
+        group = groups.get(id(t.args[1]), []) if t.op == "matmul" else []
+        if len(group) >= 2:
+            left = None
+            for gc, gt in group:
+                term = scale(gc, gt.args[0])
+                left = term if left is None else add(left, term)
+            assert left is not None
+            out.append((sp.Integer(1), matmul(left, t.args[1])))
+            done.update(id(gt) for _, gt in group)
+        else:
+            out.append((c, t))
+            done.add(id(t))
+    return out
+
+
+def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
+    if not terms:
+        raise AssertionError("empty sum")
+    # positive terms first (−a + b reads b − a), and A before Aᵀ
+    terms = sorted(terms, key=lambda p: (bool(sp.sympify(p[0]).is_number and sp.sympify(p[0]) < 0),
+                                         p[1].op == "T"))
+    out = scale(terms[0][0], terms[0][1])
+    for c, t in terms[1:]:
+        out = _build("add", (out, scale(c, t)))
+    return out
+
+
+_FORWARD: set[int] = set()
+
+
+def _remember(e: Expr) -> Expr:
+    _FORWARD.add(id(e))
+    return e
 
 
 def sub(a: Expr, b: Expr) -> Expr:
@@ -164,12 +236,18 @@ def mul(a: Expr, b: Expr) -> Expr:
         return a
     if is_zero(b) and _same(b.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
         return b
+    if _lit():
+        return _build("mul", (a, b))
+    if is_scalar(b.shape) and not is_scalar(a.shape):
+        a, b = b, a  # scalar factors first: c x
     if a.op == "neg":
         return neg(mul(a.args[0], b))
     if b.op == "neg":
         return neg(mul(a, b.args[0]))
     if b.op == "mul" and is_const(b.args[0]) and not is_const(a):
         return mul(b.args[0], mul(a, b.args[1]))
+    if is_scalar(a.shape) and b.op == "mul" and is_scalar(b.args[0].shape) and not is_scalar(b.shape):
+        return mul(mul(a, b.args[0]), b.args[1])  # scalars gather on the left
     # (c 𝟏) ∘ x = c x
     if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "ones" and _same(a.shape, b.shape):
         return scale(const_value(a.args[0]), b)
@@ -241,6 +319,8 @@ def T(a: Expr) -> Expr:
     op = a.op
     if op == "T":
         return a.args[0]
+    if _lit():
+        return _build("T", (a,))
     if has_qualifier(a, "symmetric") or has_qualifier(a, "spd"):
         return a
     if op in ("eye", "diag"):
@@ -257,6 +337,10 @@ def T(a: Expr) -> Expr:
         return mul(a.args[0], T(a.args[1]))
     if op == "div" and is_scalar(a.args[1].shape):
         return div(T(a.args[0]), a.args[1])
+    if op == "mul" and is_scalar(a.args[0].shape):
+        return mul(a.args[0], T(a.args[1]))
+    if op == "mul" and is_scalar(a.args[1].shape):
+        return mul(T(a.args[0]), a.args[1])
     if op == "inv" and (has_qualifier(a.args[0], "symmetric") or has_qualifier(a.args[0], "spd")):
         return a
     return _build("T", (a,))
@@ -366,7 +450,7 @@ def sum_(a: Expr, axis: int | None) -> Expr:
         return const(1)
     if axis is None and a.op == "ones":
         return const(dim_symbol(r) * dim_symbol(c))
-    if axis is None and a.op == "mul" and c.is_one and _same(a.args[0].shape, a.args[1].shape):
+    if axis is None and a.op == "mul" and c.is_one and _same(a.args[0].shape, a.args[1].shape) and not _lit():
         return matmul(T(a.args[0]), a.args[1])  # Σ a ∘ b = aᵀ b
     return _build("sum", (a,), axis=axis)
 

@@ -337,7 +337,8 @@ class Lowering:
 
     # ------------------------------------------------------------ expressions
     def expr(self, node: ast.Node) -> Expr:
-        e = self._expr(node)
+        with alg.literal():
+            e = self._expr(node)
         if e.span is None:
             e.span = node.span
         return e

@@ -74,9 +74,9 @@ def jacobian_form(graph: Graph, root: Expr, var: Expr) -> tuple[Expr | None, lis
     """(J, chain, note): J = ∂root/∂var, chain = [(num, den, factor)] between named nodes."""
     total = _accumulate(root, var)
     if total is None:
-        what = "a matrix" if not _vectorish(var.shape) else "matrix-valued nodes on the way"
+        what = f"{var.name or 'it'} is a matrix" if not _vectorish(var.shape) else "matrix-valued nodes lie on the way"
         if not is_scalar(root.shape):
-            return None, [], f"∂{graph.value_name(root) or 'out'}/∂vec({var.name or '·'}) is a 3-tensor ({what}); skipped"
+            return None, [], f"∂{graph.value_name(root) or 'out'}/∂{var.name or '·'} is a 3-tensor ({what}), not shown"
         return None, [], ""
     names = graph.names()
     label = {id(v.expr): n for n, v in graph.variables.items()}

@@ -193,7 +193,8 @@ class Printer:
             op = {"dsl": " * ", "text": " ", "latex": " "}[self.style]
             if self.style != "dsl" and a.op != "const" and not is_scalar(a.shape):
                 a, b = b, a  # scalars first in print: (uᵀv) x
-            return f"{self.wrap(a, PROD)}{op}{self.wrap(b, POSTFIX if self.style != 'dsl' else UNARY)}", PROD
+            left = self.wrap(a, PROD if a.op in ("const", "mul", "div") or self.style == "dsl" else POSTFIX)
+            return f"{left}{op}{self.wrap(b, POSTFIX if self.style != 'dsl' else UNARY)}", PROD
         op = {"dsl": " * ", "text": " ∘ ", "latex": r" \odot "}[self.style]
         right_need = PROD if b.op == "mul" else UNARY
         left_need = PROD if a.op == "mul" else UNARY

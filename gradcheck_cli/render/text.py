@@ -31,7 +31,7 @@ def render_plain(d: Derivation, form: str = "both", steps: bool = False) -> str:
             continue
         if scalar and form in ("shape", "both") and eq.shape_form is not None:
             lines.append(f"  shape convention   {head} = {eq.shape_form}")
-        if form in ("jacobian", "both") and eq.jacobian is not None:
+        if (form in ("jacobian", "both") or not scalar) and eq.jacobian is not None:
             chain = ""
             if eq.chain:
                 chain = " · ".join(f"∂{a}/∂{b}" for a, b, _ in eq.chain) + " = " + \
