@@ -66,6 +66,9 @@ def definitions(d: Derivation, style: str) -> list[tuple[str, str]]:
 def node_label(d: Derivation, node: Expr, style: str) -> str:
     names = display_names(d)
     if id(node) in names:
+        if style == "latex":
+            from ..printing import latex_symbol
+            return latex_symbol(names[id(node)], node.shape)
         return names[id(node)]
     return render(node, style, names)
 

@@ -16,7 +16,7 @@ def render_latex(d: Derivation, form: str = "both", steps: bool = False, fragmen
     out = d.output
     rows: list[str] = []
     for n, rhs in definitions(d, "latex"):
-        rows.append(rf"{latex_symbol(n)} &= {rhs}")
+        rows.append(rf"{latex_symbol(n, d.graph.values[n].shape)} &= {rhs}")
     for n, rhs in signal_lines(d, "latex"):
         rows.append(rf"{latex_symbol(n)} &= {rhs}")
     scalar = output_is_scalar(d)
@@ -37,11 +37,12 @@ def render_latex(d: Derivation, form: str = "both", steps: bool = False, fragmen
         return body
     header = f"% gradcheck derive {d.graph.source} (needs \\usepackage{{amsmath,amssymb}})\n"
     text = header + "\\[\n" + body + "\n\\]\n"
-    if steps:
+    if steps and d.steps:
         text += "\n% backward pass\n\\begin{enumerate}\n"
         for row in step_rows(d, "latex"):
             gate = f" ({row['gate']})" if row["gate"] else ""
-            text += f"  \\item ${row['node']} = {row['definition']}${gate}: upstream ${row['upstream']}$"
+            head = row["node"] if row["node"] == row["definition"] else f"{row['node']} = {row['definition']}"
+            text += f"  \\item ${head}${gate}: upstream ${row['upstream']}$"
             for inp in row["inputs"]:  # type: ignore[attr-defined]
                 text += f"; to ${inp['input']}$: ${inp['downstream']}$"
             text += "\n"
