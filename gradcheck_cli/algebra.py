@@ -121,7 +121,8 @@ def add(a: Expr, b: Expr) -> Expr:
         return _remember(_build("add", (a, b)))
     if not _same(a.shape, b.shape):  # broadcasting sums stay as written
         return _build("add", (a, b))
-    return _sum_of(_collect(_terms(a) + _terms(b)))
+    terms = _collect(_terms(a) + _terms(b))
+    return _sum_of(terms) if terms else _zeros_like(a.shape)  # everything cancelled: a − a = 0
 
 
 def _terms(e: Expr) -> list[tuple[Any, Expr]]:

@@ -13,7 +13,7 @@ import traceback
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import typer
 
@@ -111,8 +111,20 @@ def _source_of(err: Exception) -> str | None:
         return None
 
 
+def _gradescope_fallback(fmt: str, output: Optional[Path]) -> Callable[[str], None] | None:
+    """Gradescope needs a results.json even when the run errs: score 0 and the message."""
+    if fmt != "gradescope":
+        return None
+
+    def write(message: str) -> None:
+        from .report import gradescope_error
+
+        _emit(gradescope_error(message), output, True)
+    return write
+
+
 @contextmanager
-def _guard() -> Iterator[None]:
+def _guard(on_error: Callable[[str], None] | None = None) -> Iterator[None]:
     """GradcheckError → message + exit 2; anything unexpected → exit 3."""
     from .errors import GradcheckError, format_error
 
@@ -122,6 +134,8 @@ def _guard() -> Iterator[None]:
         raise
     except GradcheckError as e:
         msg = format_error(e, _source_of(e))
+        if on_error is not None:
+            on_error(msg)
         if _use_color_stderr():
             from rich.console import Console
             from rich.text import Text
@@ -137,6 +151,8 @@ def _guard() -> Iterator[None]:
         sys.stderr.write("interrupted\n")
         raise typer.Exit(130) from None
     except Exception as e:  # a bug in gradcheck, not in the user's input
+        if on_error is not None:
+            on_error(f"gradcheck internal error ({type(e).__name__}: {e})")
         if STATE["debug"]:
             traceback.print_exc()
         sys.stderr.write(f"gradcheck internal error ({type(e).__name__}: {e}); please report it with the input "
@@ -225,7 +241,7 @@ def verify(
 ) -> None:
     """Check numerically the derived gradients, every claim, and an implementation."""
     code = 0
-    with _guard():
+    with _guard(_gradescope_fallback(fmt.value, output)):
         from .errors import UsageError
         from .verify import VerifyOptions, verify_file
 
@@ -290,7 +306,7 @@ def run(
 ) -> None:
     """Run every check of a homework config and report them together with a score."""
     code = 0
-    with _guard():
+    with _guard(_gradescope_fallback(fmt.value, output)):
         from .homework import run_config
 
         result, text = run_config(config, fmt.value, jobs)

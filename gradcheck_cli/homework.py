@@ -26,12 +26,15 @@ def _options(check: Any) -> Any:
                          vectors=check.vectors, timeout=check.timeout, tolerance=check.tolerance)
 
 
-def run_one(check: Any) -> tuple[Report | None, str | None]:
-    """One configured check, in a worker: (report, None) or (None, error text)."""
+Outcome = tuple["Report | None", "str | None", "int | None"]
+
+
+def run_one(check: Any) -> Outcome:
+    """One configured check, in a worker: (report, None, None) or (None, error text, line)."""
     from .verify import verify_file
 
     try:
-        return verify_file(str(check.file), _options(check)), None
+        return verify_file(str(check.file), _options(check)), None, None
     except GradcheckError as e:
         src = None
         if e.span is not None:
@@ -39,12 +42,12 @@ def run_one(check: Any) -> tuple[Report | None, str | None]:
                 src = Path(e.span.source).read_text(encoding="utf-8")
             except OSError:
                 src = None
-        return None, format_error(e, src)
+        return None, format_error(e, src), e.span.line if e.span else None
     except Exception as e:  # a crash in one check must not sink the run
-        return None, f"gradcheck internal error in this check ({type(e).__name__}: {e}); please report it"
+        return None, f"gradcheck internal error in this check ({type(e).__name__}: {e}); please report it", None
 
 
-def run_checks(checks: list[Any], jobs: int = 0) -> list[tuple[Report | None, str | None]]:
+def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:
     jobs = jobs or os.cpu_count() or 1
     jobs = max(1, min(jobs, len(checks)))
     if jobs == 1 or len(checks) <= 1:
@@ -64,9 +67,9 @@ def run_config(path: Path | None, fmt: str = "text", jobs: int = 0) -> tuple[Any
     outcomes = run_checks(list(cfg.checks), jobs)
     entries = []
     lines = []
-    for check, (report, error) in zip(cfg.checks, outcomes):
+    for check, (report, error, line) in zip(cfg.checks, outcomes):
         entries.append(Entry(name=check.name, points=check.points, visibility=check.visibility,
-                             report=report, error=error))
+                             report=report, error=error, partial=check.partial, file=str(check.file), line=line))
         pts = f" [{check.points:g} point{'s' if check.points != 1 else ''}]" if check.points is not None else ""
         lines.append(f"== {check.name}{pts}")
         lines.append(render_report_text(report).rstrip() if report is not None else f"  ERROR {error}")

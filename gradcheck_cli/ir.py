@@ -110,7 +110,11 @@ class Graph:
 
 def parse(text: str, source: str = "<stdin>", seed: int = 0) -> Graph:
     """Parse and type-check a .grad file; raises GradcheckError with a position."""
-    return Lowering(parse_file(text, source), seed).run()
+    file = parse_file(text, source)
+    try:
+        return Lowering(file, seed).run()
+    except RecursionError:  # printing a very deep expression (thousands of nested ops) in a message
+        raise ShapeError("the graph is nested too deeply for gradcheck to describe", None) from None
 
 
 def load(path: str, seed: int = 0) -> Graph:
@@ -129,7 +133,8 @@ def load(path: str, seed: int = 0) -> Graph:
 
 
 def _suggest(name: str, options: list[str]) -> str | None:
-    close = difflib.get_close_matches(name, options, n=1)
+    close = difflib.get_close_matches(name, options, n=3)
+    close.sort(key=lambda c: sorted(c) != sorted(name))  # a swap of letters first: tahn → tanh, not tan
     return f"did you mean `{close[0]}`?" if close else None
 
 
@@ -229,7 +234,9 @@ class Lowering:
     def _declare(self, s: ast.Decl) -> None:
         for name, span in zip(s.names, s.name_spans):
             if name in self.vars or name in self.functions:
-                raise self._err(NameError_, f"{name} is declared twice", span)
+                first = self.vars[name].span.line if name in self.vars else None
+                raise self._err(NameError_, f"{name} is declared twice", span,
+                                f"{name} was first declared at line {first}" if first else None)
             if canonical(name) or name in VECTOR_FUNCS:
                 raise self._err(NameError_, f"{name} is a built-in function and cannot be declared", span)
             if s.kind == "function":
@@ -294,7 +301,7 @@ class Lowering:
             if isinstance(n, ast.Name):
                 if n.id in self.values or n.id in self.vars:
                     self.used.add(n.id)
-                else:
+                elif all(ch in self.values or ch in self.vars for ch in n.id):
                     self.used.update(n.id)  # juxtaposed letters: Wx uses W and x
             elif isinstance(n, ast.Call):
                 self.used.add(n.func)
@@ -315,10 +322,14 @@ class Lowering:
                                 _suggest(stmt.name, known))
             return stmt.name
         candidates = [a.name for a in assigns if a.name in self.values and a.name not in self.used]
+        if not candidates and assigns:  # point at the last assignment, not at line 1
+            raise self._err(NameError_, "the file has no output: every assignment is used by another line or a claim",
+                            assigns[-1].name_span, "name the output with a line `output NAME`")
         if not candidates:
-            span = Span(0, 0, 1, 1, self.file.source)
-            raise self._err(NameError_, "the file has no output: no assignment is left unused", span,
-                            "add a line `output NAME` or an assignment like `s = u^T h`")
+            stmts = self.file.statements
+            span = stmts[-1].span if stmts else Span(0, 0, 1, 1, self.file.source)
+            raise self._err(NameError_, "the file has no output: it assigns nothing", span,
+                            "add an assignment like `s = u^T h`")
         return candidates[-1]
 
     def _claim(self, c: ast.Claim) -> ClaimSpec:
@@ -470,6 +481,12 @@ class Lowering:
             return self._dim_arg(node.right).scale(int(node.left.value))
         raise self._err(ShapeError, "expected a size: a dimension name or a whole number", node.span)
 
+    def _below(self, d: Dim, k: int) -> bool:
+        """d < k for every size the free dims may take (each ≥ 1; fixed ones as given)."""
+        if any(c > 0 and s not in self.env.given for s, c in d.terms):
+            return False  # grows with a free dim: not certain
+        return d.const + sum(c * (self.env.sizes[s] if s in self.env.given else 1) for s, c in d.terms) < k
+
     def _vector_call(self, node: ast.Call) -> Expr:
         f, args = node.func, node.args
         if f in ("ones", "zeros", "eye"):
@@ -483,6 +500,10 @@ class Lowering:
             self._arity(node, args, 3, 3, f)
             a = self.expr(args[0])
             start, stop = self._dim_arg(args[1]), self._dim_arg(args[2])
+            if self._below(start, 0) or self._below(stop - start, 1) or self._below(a.shape[0] - stop, 0):
+                text = self.file.text[node.span.start:node.span.end]
+                raise self._err(ShapeError, f"{text} is empty or out of range: its argument has {a.shape[0]} rows",
+                                node.span, "rows(X, i, j) is numpy's X[i:j]: 0 ≤ i < j ≤ the number of rows")
             return self._shape_op(node, lambda: alg.rows(a, start, stop))
         if f == "concat":
             parts = [self.expr(a) for a in args]

@@ -66,7 +66,19 @@ def latex_symbol(name: str, shape: Any = None) -> str:
 
 
 def dim_text(d: Dim, style: str) -> str:
-    return d.dsl() if style == "dsl" else str(d)
+    return dim_dsl(d) if style == "dsl" else str(d)
+
+
+def dim_dsl(d: Dim) -> str:
+    """A dim as a size the DSL reads back: `n - 2`, `2*d + 3` (never `n + -2`)."""
+    items = [(c, s if abs(c) == 1 else f"{abs(c)}*{s}") for s, c in d.terms]
+    if d.const or not items:
+        items.append((d.const, str(abs(d.const))))
+    items.sort(key=lambda it: it[0] < 0)  # positive terms first: `n - 2`, not `-2 + n`
+    out = ""
+    for c, text in items:
+        out = (text if c >= 0 else f"-{text}") if not out else f"{out} {'+' if c >= 0 else '-'} {text}"
+    return out
 
 
 class Printer:
@@ -136,7 +148,7 @@ class Printer:
     def p_ones(self, e: Expr) -> tuple[str, int]:
         r, c = e.shape
         if self.style == "dsl":
-            return (f"ones({r.dsl()})" if c.is_one else f"ones({r.dsl()}, {c.dsl()})"), ATOM
+            return (f"ones({dim_dsl(r)})" if c.is_one else f"ones({dim_dsl(r)}, {dim_dsl(c)})"), ATOM
         if self.style == "latex":
             return (r"\mathbf{1}" + (f"_{{{r}}}" if c.is_one else f"_{{{r} \\times {c}}}")), ATOM
         return ("𝟏" if c.is_one else f"𝟏({r}×{c})"), ATOM
@@ -144,12 +156,12 @@ class Printer:
     def p_zeros(self, e: Expr) -> tuple[str, int]:
         r, c = e.shape
         if self.style == "dsl":
-            return (f"zeros({r.dsl()})" if c.is_one else f"zeros({r.dsl()}, {c.dsl()})"), ATOM
+            return (f"zeros({dim_dsl(r)})" if c.is_one else f"zeros({dim_dsl(r)}, {dim_dsl(c)})"), ATOM
         return ("0" if self.style == "text" else r"\mathbf{0}"), ATOM
 
     def p_eye(self, e: Expr) -> tuple[str, int]:
         n = e.shape[0]
-        return {"dsl": f"eye({n.dsl()})", "text": "I", "latex": "I"}[self.style], ATOM
+        return {"dsl": f"eye({dim_dsl(n)})", "text": "I", "latex": "I"}[self.style], ATOM
 
     def p_fn(self, e: Expr) -> tuple[str, int]:
         name, order = e.param("name"), e.param("order")
@@ -244,6 +256,16 @@ class Printer:
         inner = self.go(e.args[0])[0]
         return (fr"\operatorname{{log\_softmax}}\left({inner}\right)" if self.style == "latex"
                 else f"log_softmax({inner})"), ATOM
+
+    def p_rows(self, e: Expr) -> tuple[str, int]:
+        # the slice binds like a postfix: (Wᵀ u + q)[0:d], not Wᵀ u + q[0:d]
+        start, stop = e.param("start"), e.param("stop")
+        if self.style == "dsl":
+            return f"rows({self.go(e.args[0])[0]}, {dim_dsl(start)}, {dim_dsl(stop)})", ATOM
+        inner = self.wrap(e.args[0], POSTFIX)
+        if self.style == "text":
+            return f"{inner}[{start}:{stop}]", POSTFIX
+        return f"{{{inner}}}_{{{start}:{stop}}}", POSTFIX
 
     def p_diag(self, e: Expr) -> tuple[str, int]:
         inner = self.go(e.args[0])[0]

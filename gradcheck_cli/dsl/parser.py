@@ -91,6 +91,14 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
     if isinstance(e, UnexpectedToken):
         tok = e.token
         expected = set(e.expected)
+        caret = text.rfind("^", 0, tok.start_pos or 0)
+        if expected == {"LPAR"} and caret >= 0 and not text[caret + 1:tok.start_pos].strip():
+            # `u^`, `u^ T`, `x^a`: a lone '^' (`^T` and `^2` are single tokens)
+            line_no = text.count("\n", 0, caret) + 1
+            col = caret - (text.rfind("\n", 0, caret) + 1) + 1
+            return ParseError("'^' must be followed by T (a transpose) or a number (a power)",
+                              Span(caret, caret + 1, line_no, col, source),
+                              "write u^T for a transpose, x^2 for a square, A^-1 for an inverse")
         if tok.type in ("$END", "_NL"):
             span = Span(tok.start_pos or len(text), (tok.start_pos or len(text)) + 1,
                         tok.line or line, tok.column or col, source)

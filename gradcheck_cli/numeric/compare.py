@@ -1,0 +1,286 @@
+"""Verdicts from an error model: does a claimed derivative agree with what the numbers can resolve?
+
+A fixed atol/rtol either cries wolf on large, badly scaled problems or misses
+small bugs on well scaled ones. Instead each entry gets the tolerance the
+method can actually resolve there (Nocedal & Wright §8.1, Squire & Trapp 1998):
+
+    method      step h (relative)   truncation (relative)        round-off (absolute)
+    central     ε^(1/3) ≈ 6.1e-6    h²|f‴|/6        → RTOL 1e-6   ε|f|/hᵢ      × SAFETY
+    richardson  ε^(1/5) ≈ 7.4e-4    h⁴|f⁽⁵⁾|/480    → RTOL 1e-8   3ε|f|/hᵢ     × SAFETY
+    complex     1e-20               h²|f‴|/6 ≈ 0    → RTOL 1e-12  ε‖∇f‖∞·1e3  (no subtraction)
+
+with hᵢ = h·max(1, |xᵢ|) (steps relative to each entry's scale) and ε the
+float64 machine epsilon. An entry passes when
+
+    |a − b| ≤ max(rtol · max(|a|, |b|), floorᵢ)        floorᵢ = the round-off term
+
+which is the same as `relative error ≤ rtol` with the relative error
+`|a − b| / max(|a|, |b|, floorᵢ / rtol)`: the reported relative error and the
+verdict cannot disagree. RTOL 1e-6 for central differences leaves a 100×
+margin under the 1e-4 relative one-entry bug that must be caught, and a
+margin of ~10⁴ over the ~1e-10 that central differences actually reach on
+well scaled smooth functions. The round-off term grows with |f|, not with the
+number of parameters, so correct gradients do not creep toward the fail line
+as P grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+
+#: Multiplier on the ε|f|/h round-off estimate. Measured worst cases on MLPs,
+#: softmax losses and random smooth functions stay below ~1 (see
+#: tests/test_compare.py::test_roundoff_safety_is_calibrated); 16 leaves room for
+#: summation-order noise in BLAS and cancellation inside f.
+SAFETY = 16.0
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """What one finite-difference method can resolve: see the module docstring."""
+
+    step: float  # default relative step h
+    rtol: float  # relative allowance: truncation error of the method
+    roundoff: float  # × ε|f|/hᵢ: absolute noise from subtracting nearly equal values
+    grad_floor: float  # × ‖numeric‖∞: absolute floor where no subtraction happens (complex step)
+
+
+MODELS: Mapping[str, ErrorModel] = {
+    "central": ErrorModel(step=EPS ** (1 / 3), rtol=1e-6, roundoff=SAFETY, grad_floor=0.0),
+    "richardson": ErrorModel(step=EPS ** (1 / 5), rtol=1e-8, roundoff=3 * SAFETY, grad_floor=0.0),
+    "complex": ErrorModel(step=1e-20, rtol=1e-12, roundoff=0.0, grad_floor=1e3 * EPS),
+}
+
+
+def model(method: str) -> ErrorModel:
+    """The error model of `method`; an unknown method is a caller bug, said plainly."""
+    try:
+        return MODELS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(MODELS)}") from None
+
+
+def default_step(method: str) -> float:
+    return model(method).step
+
+
+def noise_floor(
+    method: str,
+    f_scale: float,
+    *,
+    x_scale: np.ndarray | float | None = None,
+    h: float | None = None,
+    grad_scale: float = 0.0,
+) -> np.ndarray:
+    """Absolute error floor per entry: round-off ε|f|/hᵢ (× safety) plus the method's gradient floor.
+
+    x_scale: |xᵢ| at the checked entries (hᵢ = h·max(1, |xᵢ|)); None means 1.
+    grad_scale: ‖numeric‖∞, for methods without subtraction (complex step).
+    """
+    m = model(method)
+    step = m.step if h is None else h
+    xs = np.ones(()) if x_scale is None else np.abs(np.asarray(x_scale, dtype=float))
+    hi = step * np.maximum(1.0, xs)
+    return m.roundoff * EPS * abs(float(f_scale)) / hi + m.grad_floor * float(grad_scale)
+
+
+def relative_error(a: np.ndarray, b: np.ndarray, floor: np.ndarray | float) -> np.ndarray:
+    """|a − b| / max(|a|, |b|, floor): 0 where both are 0 and the floor is 0."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    den = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
+    diff = np.abs(a - b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, diff / np.where(den > 0, den, 1.0), 0.0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One verdict: every entry of `numeric` against `claimed`.
+
+    `problem` is None for a value comparison, "shape" when the shapes differ
+    (checked before any value), "nonfinite" when NaN or Inf appear.
+    `bad_indices` are in C order; `worst_index` is the entry with the largest
+    relative error. `rtol` and `atol` are the tolerances used (`atol` the largest
+    per-entry floor).
+    """
+
+    ok: bool
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: list[int] | None
+    bad_indices: list[tuple[int, ...]] = field(default_factory=list)
+    rtol: float = 0.0
+    atol: float = 0.0
+    method: str = "central"
+    problem: str | None = None
+    message: str = ""
+
+    @property
+    def tolerance(self) -> tuple[float, float]:
+        return (self.rtol, self.atol)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _first_nonfinite(a: np.ndarray) -> list[int]:
+    return [int(i) for i in np.argwhere(~np.isfinite(a))[0]]
+
+
+def compare(
+    numeric: np.ndarray,
+    claimed: np.ndarray,
+    *,
+    method: str,
+    f_scale: float,
+    x_scale: np.ndarray | float | None = None,
+    h: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Comparison:
+    """Entry-wise verdict of `claimed` against `numeric` under the error model of `method`.
+
+    f_scale: |f| at the point (the round-off of a difference quotient scales with it).
+    x_scale: |x| at the compared entries, same shape as numeric or broadcastable.
+    rtol / atol: overrides of the model's relative tolerance / absolute floor.
+    """
+    m = model(method)
+    num = np.asarray(numeric)
+    cl = np.asarray(claimed)
+    r = m.rtol if rtol is None else float(rtol)
+    if num.shape != cl.shape:
+        return Comparison(False, float("inf"), float("inf"), None, [], r, 0.0, method, "shape",
+                          f"shape mismatch: claimed {cl.shape}, expected {num.shape}")
+    if np.iscomplexobj(num) or np.iscomplexobj(cl):
+        raise ValueError("compare expects real derivatives; take the imaginary part of a complex step first")
+    num, cl = num.astype(float), cl.astype(float)
+    for what, arr in (("claimed", cl), ("numeric", num)):
+        if not np.all(np.isfinite(arr)):
+            i = _first_nonfinite(arr)
+            kind = "NaN" if np.isnan(arr[tuple(i)]) else "Inf"
+            where = "the claimed gradient" if what == "claimed" else "the numeric derivative (f is not finite near x)"
+            return Comparison(False, float("nan"), float("nan"), i, [tuple(i)], r, 0.0, method, "nonfinite",
+                              f"{kind} in {where} at index {i}")
+    if num.size == 0:
+        return Comparison(True, 0.0, 0.0, None, [], r, 0.0, method, None, "nothing to compare")
+    grad_scale = float(np.max(np.abs(num)))
+    floor = noise_floor(method, f_scale, x_scale=x_scale, h=h, grad_scale=grad_scale)
+    if atol is not None:
+        floor = np.maximum(floor, float(atol))
+    floor = np.broadcast_to(floor, num.shape)
+    rel = relative_error(num, cl, floor / r)
+    bad = rel > r
+    flat_worst = int(np.argmax(rel))
+    worst = [int(i) for i in np.unravel_index(flat_worst, num.shape)]
+    bad_idx = [tuple(int(v) for v in i) for i in np.argwhere(bad)]
+    n_bad = len(bad_idx)
+    msg = (f"all {num.size} entries agree" if not n_bad else
+           f"{n_bad} of {num.size} entries disagree beyond the {method} error model (rtol {r:.0e})")
+    return Comparison(not n_bad, float(np.max(np.abs(num - cl))), float(rel.ravel()[flat_worst]), worst, bad_idx,
+                      r, float(np.max(floor)), method, None, msg)
+
+
+# ---------------------------------------------------------------- diagnosis
+
+_NICE = {2.0: "2", 0.5: "½", 3.0: "3", 1 / 3: "⅓", 4.0: "4", 0.25: "¼"}
+
+
+def _close(a: np.ndarray, b: np.ndarray, rel: float = 1e-5) -> bool:
+    """a ≈ b entry-wise, relative to each entry and (for tiny entries) to the array's scale."""
+    if a.shape != b.shape:
+        return False
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    tol = rel * np.maximum(np.abs(a), np.abs(b)) + 1e-3 * rel * scale
+    return bool(np.all(np.abs(a - b) <= tol))
+
+
+def _factor_name(c: float) -> str | None:
+    for v, name in _NICE.items():
+        if abs(c - v) <= 1e-4 * v:
+            return name
+    return None
+
+
+def _align_vector(numeric: np.ndarray, claimed: np.ndarray) -> np.ndarray:
+    """A vector given as (m,), (m, 1) or (1, m) is not a mistake: reshape it to numeric's shape."""
+    if claimed.shape != numeric.shape and claimed.size == numeric.size:
+        if np.squeeze(claimed).shape == np.squeeze(numeric).shape and np.squeeze(numeric).ndim <= 1:
+            return claimed.reshape(numeric.shape)
+    return claimed
+
+
+def diagnose(
+    numeric: np.ndarray,
+    claimed: np.ndarray,
+    *,
+    alternatives: Mapping[str, np.ndarray] | None = None,
+    terms: Mapping[str, np.ndarray] | None = None,
+) -> str | None:
+    """A short name for the mistake when one pattern explains the whole disagreement, else None.
+
+    Patterns, first match wins: transposed (shape or values), all zeros, sign
+    flipped, off by a constant factor c (claimed ≈ c·numeric), one of the
+    caller's `alternatives` (label → what a typical wrong derivation gives, e.g.
+    "f used where f′ belongs" or "summed over the wrong axis", see
+    `wrong_axis_sums`), a term missing (claimed + r ≈ numeric for r in `terms`),
+    one entry wrong. Values must agree to ~1e-5, so the numeric side's noise
+    does not matter while a coincidence is very unlikely.
+    """
+    num = np.asarray(numeric, dtype=float)
+    cl = _align_vector(num, np.asarray(claimed, dtype=float))
+    if not (np.all(np.isfinite(num)) and np.all(np.isfinite(cl))):
+        return None
+    for label, alt in (alternatives or {}).items():
+        alt = np.asarray(alt, dtype=float)
+        a, b = (cl, alt) if alt.shape == cl.shape else (np.squeeze(cl), np.squeeze(alt))
+        if _close(a, b) and not (cl.shape == num.shape and _close(cl, num)):
+            return label
+    if cl.shape != num.shape:
+        if cl.ndim == 2 and cl.shape == num.T.shape:
+            return "transposed" if _close(cl.T, num) else "transposed shape"
+        return None
+    if _close(cl, num):
+        return None
+    return _value_pattern(num, cl, terms or {})
+
+
+def _value_pattern(num: np.ndarray, cl: np.ndarray, terms: Mapping[str, np.ndarray]) -> str | None:
+    if not np.any(cl) and np.any(num):
+        return "all zeros where the derivative is not"
+    nn = float(np.sum(num * num))
+    if nn > 0:
+        c = float(np.sum(cl * num)) / nn
+        if _close(cl, c * num) and abs(c - 1) > 1e-3 and (num.size > 1 or _factor_name(abs(c))):
+            if abs(c + 1) <= 1e-4:
+                return "sign flipped"
+            name = _factor_name(abs(c)) or f"{abs(c):.3g}"
+            return ("sign flipped and " if c < 0 else "") + f"off by a factor of {name}"
+    if num.ndim == 2 and num.shape[0] == num.shape[1] > 1 and _close(cl, num.T):
+        return "transposed"
+    for name, r in terms.items():
+        r = np.asarray(r, dtype=float)
+        if r.shape == num.shape and np.any(r) and _close(cl + r, num):
+            return f"a term is missing ({name})" if name else "a term is missing"
+    if num.size > 1:
+        scale = max(float(np.max(np.abs(num))), float(np.max(np.abs(cl))))
+        off = np.abs(cl - num) > 1e-5 * np.maximum(np.abs(cl), np.abs(num)) + 1e-8 * scale
+        if int(np.count_nonzero(off)) == 1:
+            return "one entry wrong"
+    return None
+
+
+def wrong_axis_sums(summands: np.ndarray, axis: int, label: str = "summed over the wrong axis") -> dict[str, np.ndarray]:
+    """Alternatives for `diagnose`: the sums of `summands` over every axis but the right one.
+
+    For a batch bias gradient db = Σₙ δ[n, :] (axis 0), a student who sums over
+    axis 1 gets δ.sum(1); passing `wrong_axis_sums(δ, 0)` lets diagnose name it
+    (with or without keepdims: diagnose ignores singleton axes here).
+    """
+    s = np.asarray(summands, dtype=float)
+    wrong = [ax for ax in range(s.ndim) if ax != axis % s.ndim]
+    return {(label if len(wrong) == 1 else f"{label} (axis {ax})"): s.sum(axis=ax) for ax in wrong}

@@ -1,0 +1,392 @@
+"""Numeric derivatives of a black-box function of one array.
+
+Three estimates of ∂f/∂xᵢ, each with steps relative to the entry's scale
+(hᵢ = h·max(1, |xᵢ|)) and in float64:
+
+    central     (f(x + hᵢeᵢ) − f(x − hᵢeᵢ)) / 2hᵢ                 2 evaluations, error ~1e-10
+    complex     Im f(x + i·h·eᵢ) / h,  h = 1e-20                   1 evaluation,  error ~1e-16
+    richardson  (4·D(hᵢ/2) − D(hᵢ)) / 3, D the central quotient    4 evaluations, error ~1e-12
+
+The denominators are the *representable* steps ((x+h) − (x−h) as stored), so
+the rounding of x ± h costs nothing. Complex step needs f to be analytic on
+the path and written to carry complex numbers through (no abs, no float()).
+
+Evaluation is a loop over perturbed copies (in place on one private copy),
+or, with `batched=True`, a stack (k, *x.shape) of perturbed copies per call in
+chunks of at most `chunk_bytes`: much faster for small x, no faster for big x
+because every row copies x.
+
+Also here: the directional (dot-product) test of JAX's `check_vjp`, cheap for
+any size, and `recheck_entries`, which tells a kink crossed by the step from
+a wrong derivative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .compare import EPS, default_step, model, noise_floor
+
+CHUNK_BYTES = 64 * 2**20
+METHODS = ("central", "complex", "richardson")
+
+Fun = Callable[[np.ndarray], Any]
+Index = tuple[int, ...]
+
+
+class FiniteDiffError(ValueError):
+    """The function cannot be differentiated this way (wrong output shape, no complex support)."""
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _values(out: Any, rows: int, width: int, complex_step: bool) -> np.ndarray:
+    """fun's output as a (rows, width) array; catches functions that drop the imaginary part."""
+    v = np.asarray(out)
+    if v.size != rows * width:
+        want = "one value per row of the stack" if rows > 1 else "a scalar" if width == 1 else f"{width} values"
+        raise FiniteDiffError(f"fun returned shape {v.shape}; expected {want}")
+    if complex_step and not np.iscomplexobj(v):
+        raise FiniteDiffError("complex step: fun returned a real value for a complex input (it drops the "
+                              "imaginary part, e.g. via float(), abs() or astype(float)); use method='central'")
+    return v.reshape(rows, width)
+
+
+def _evaluate_points(fun: Fun, base: np.ndarray, flat_idx: np.ndarray, new_vals: np.ndarray, *, width: int,
+                     batched: bool, chunk_bytes: int) -> np.ndarray:
+    """f at `base` with base.flat[flat_idx[j]] set to new_vals[j], for every j: shape (n, width).
+
+    The loop version perturbs one private copy in place and restores it (the
+    CS231n way), so each call costs O(1) besides f itself. fun must not keep
+    or modify its argument.
+    """
+    complex_step = np.iscomplexobj(base)
+    dtype = np.complex128 if complex_step else np.float64
+    n = len(flat_idx)
+    out = np.empty((n, width), dtype=dtype)
+    if not batched:
+        work = base.copy()
+        flat = work.reshape(-1)  # a view: base is contiguous
+        for j in range(n):
+            i = int(flat_idx[j])
+            old = flat[i]
+            flat[i] = new_vals[j]
+            out[j] = _values(fun(work), 1, width, complex_step)[0]
+            flat[i] = old
+        return out
+    rows = max(1, min(n, chunk_bytes // max(1, base.nbytes)))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        k = stop - start
+        stack = np.empty((k, *base.shape), dtype=dtype)
+        stack[...] = base
+        stack.reshape(k, -1)[np.arange(k), flat_idx[start:stop]] = new_vals[start:stop]
+        out[start:stop] = _values(fun(stack), k, width, complex_step)
+    return out
+
+
+def _flat_indices(x: np.ndarray, indices: Sequence[Index | int] | None) -> np.ndarray:
+    if indices is None:
+        return np.arange(x.size)
+    if len(indices) == 0:
+        return np.zeros(0, dtype=np.intp)
+    tup = [(i,) if isinstance(i, (int, np.integer)) else tuple(i) for i in indices]
+    if x.ndim == 0:
+        return np.zeros(len(tup), dtype=np.intp)
+    return np.ravel_multi_index(tuple(np.array(tup).T), x.shape)
+
+
+def _derivatives(fun: Fun, x: np.ndarray, flat_idx: np.ndarray, method: str, h: float, *, width: int,
+                 batched: bool, chunk_bytes: int) -> tuple[np.ndarray, int]:
+    """(n, width) derivatives along the entries `flat_idx`, and the number of evaluations."""
+    n = len(flat_idx)
+    xi = x.reshape(-1)[flat_idx]
+    ev = dict(width=width, batched=batched, chunk_bytes=chunk_bytes)
+    if method == "complex":
+        vals = _evaluate_points(fun, x.astype(np.complex128), flat_idx, xi + 1j * h, **ev)  # type: ignore[arg-type]
+        return vals.imag / h, n
+    if method not in ("central", "richardson"):
+        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    steps = h * np.maximum(1.0, np.abs(xi))
+    fracs = (1.0,) if method == "central" else (1.0, 0.5)
+    pts = [xi + s * steps for f in fracs for s in (f, -f)]
+    vals = _evaluate_points(fun, x, np.tile(flat_idx, len(pts)), np.concatenate(pts), **ev)  # type: ignore[arg-type]
+    vals = vals.reshape(len(pts), n, width)
+    quotients = [(vals[2 * q] - vals[2 * q + 1]) / (pts[2 * q] - pts[2 * q + 1])[:, None] for q in range(len(fracs))]
+    if method == "central":
+        return quotients[0], 2 * n
+    coarse, fine = quotients
+    return fine + (fine - coarse) / 3.0, 4 * n
+
+
+def numeric_gradient(
+    fun: Fun,
+    x: np.ndarray,
+    *,
+    method: str = "central",
+    indices: Sequence[Index | int] | None = None,
+    h: float | None = None,
+    batched: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> tuple[np.ndarray, int]:
+    """∂f/∂x for scalar f, entry by entry: (gradient, number of evaluations of f).
+
+    fun(x) returns a scalar (complex for method="complex"); with batched=True
+    fun(stack) takes (k, *x.shape) and returns k values. h is the relative step
+    (default: ε^(1/3) central, ε^(1/5) richardson, 1e-20 complex). With
+    `indices` (index tuples) only those entries are computed and the result is
+    1-D in that order; otherwise it has x's shape.
+    """
+    x = np.array(x, dtype=np.float64)
+    step = default_step(method) if h is None else float(h)
+    flat_idx = _flat_indices(x, indices)
+    d, evals = _derivatives(fun, x, flat_idx, method, step, width=1, batched=batched, chunk_bytes=chunk_bytes)
+    g = d[:, 0].real.astype(np.float64)
+    return (g.reshape(x.shape) if indices is None else g), evals
+
+
+def numeric_jacobian(
+    fun: Fun,
+    x: np.ndarray,
+    *,
+    method: str = "central",
+    h: float | None = None,
+    batched: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> tuple[np.ndarray, int]:
+    """Jacobian of a vector- or array-valued f in numerator layout: (J, evaluations).
+
+    J has shape (f(x).size, x.size): row r is the r-th output entry and column c
+    the c-th input entry, both flattened in C (row-major) order. So for
+    y = W x with x (m, 1), J = W; for a matrix input X, column c is X.flat[c].
+    One extra evaluation at x finds the output size.
+    """
+    x = np.array(x, dtype=np.float64)
+    step = default_step(method) if h is None else float(h)
+    base = x.astype(np.complex128) if method == "complex" else x
+    f0 = np.asarray(fun(base[None] if batched else base))
+    width = f0.size
+    d, evals = _derivatives(fun, x, np.arange(x.size), method, step, width=width, batched=batched,
+                            chunk_bytes=chunk_bytes)
+    return d.real.astype(np.float64).T.copy(), evals + 1
+
+
+# ---------------------------------------------------------------- directional (dot-product) test
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One random direction v: the claimed ⟨g, v⟩ against the numeric directional derivative."""
+
+    claimed: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+    tolerance: float
+    status: str  # "pass" | "kink" (agrees at smaller steps: the step crossed a kink) | "fail"
+
+
+@dataclass(frozen=True)
+class DirectionalResult:
+    """Verdict of k random directions. `resolution` ≈ the smallest relative error confined to one
+    typical entry that the directions would have noticed (larger P → coarser)."""
+
+    ok: bool
+    k: int
+    directions: list[Direction]
+    max_abs_error: float
+    max_rel_error: float
+    resolution: float
+    evaluations: int
+    method: str
+    message: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _along(fun: Fun, x: np.ndarray, v: np.ndarray, ts: Sequence[complex], batched: bool) -> np.ndarray:
+    """f(x + t·v) for each t (a handful of points: no chunking needed beyond one stack)."""
+    cplx = any(isinstance(t, complex) for t in ts)
+    pts = [(x.astype(np.complex128) if cplx else x) + t * v for t in ts]
+    if batched:
+        return _values(fun(np.stack(pts)), len(ts), 1, cplx)[:, 0]
+    return np.array([_values(fun(p), 1, 1, cplx)[0, 0] for p in pts])
+
+
+def directional_check(
+    fun: Fun,
+    x: np.ndarray,
+    claimed_grad: np.ndarray,
+    rng: np.random.Generator,
+    k: int = 4,
+    method: str = "central",
+    *,
+    h: float | None = None,
+    f_scale: float | None = None,
+    batched: bool = False,
+) -> DirectionalResult:
+    """JAX check_vjp-style test: ⟨claimed, v⟩ against d/dt f(x + t v) for k random v.
+
+    vᵢ = zᵢ·max(1, |xᵢ|) with z standard normal (steps relative to scale). Costs
+    2 evaluations per direction (central; richardson is run as central) or 1
+    (complex), plus 4 per direction that disagrees (re-checked at h/10, h/100
+    so a kink crossed by the step is not a failure). Tolerance per direction:
+    rtol·Σ|gᵢvᵢ| + round-off, the model of `compare` with the dot product's
+    natural magnitude Σ|gᵢvᵢ| as the scale.
+    """
+    x = np.array(x, dtype=np.float64)
+    g = np.asarray(claimed_grad, dtype=np.float64).reshape(x.shape)
+    meth = "complex" if method == "complex" else "central"
+    m = model(meth)
+    step = m.step if h is None else float(h)
+    dirs: list[Direction] = []
+    evals = 0
+    resolution = 0.0
+    for _ in range(k):
+        v = rng.standard_normal(x.shape) * np.maximum(1.0, np.abs(x))
+        if meth == "complex":
+            num = float(_along(fun, x, v, [1j * step], batched)[0].imag / step)
+            cl = float(np.sum(g * v))
+            evals += 1
+            fs = abs(f_scale) if f_scale is not None else 0.0
+        else:
+            veff = ((x + step * v) - (x - step * v)) / (2 * step)  # the step actually taken
+            fp, fm = _along(fun, x, v * step, [1.0, -1.0], batched).real
+            num = float((fp - fm) / (2 * step))
+            cl = float(np.sum(g * veff))
+            evals += 2
+            fs = abs(f_scale) if f_scale is not None else max(abs(fp), abs(fm))
+        magnitude = float(np.sum(np.abs(g * v)))
+        tol = m.rtol * max(abs(num), abs(cl), magnitude) + float(noise_floor(meth, fs, h=step,
+                                                                             grad_scale=magnitude))
+        err = abs(num - cl)
+        rel = err / max(abs(num), abs(cl), magnitude, tol / m.rtol, np.finfo(float).tiny)
+        status = "pass" if err <= tol else "fail"
+        if status == "fail" and meth == "central":
+            status, extra = _directional_kink(fun, x, v, step, cl, fs, magnitude, num, batched)
+            evals += extra
+        dirs.append(Direction(cl, num, err, rel, tol, status))
+        typical = magnitude / max(1, x.size)
+        if typical > 0:
+            resolution = max(resolution, tol / typical)
+    ok = all(d.status != "fail" for d in dirs)
+    n_fail = sum(d.status == "fail" for d in dirs)
+    msg = (f"{k} random directions agree" if ok else f"{n_fail} of {k} random directions disagree")
+    if any(d.status == "kink" for d in dirs):
+        msg += " (some only after re-checking at smaller steps: a kink was crossed)"
+    return DirectionalResult(ok, k, dirs, max((d.abs_error for d in dirs), default=0.0),
+                             max((d.rel_error for d in dirs), default=0.0), resolution, evals, meth, msg)
+
+
+def _directional_kink(fun: Fun, x: np.ndarray, v: np.ndarray, step: float, cl: float, fs: float, magnitude: float,
+                      num_h: float, batched: bool) -> tuple[str, int]:
+    """A failing direction is a kink if the estimate moves with the step and, at h/100, agrees."""
+    m = model("central")
+    est = {}
+    for div in (10.0, 100.0):
+        s = step / div
+        fp, fm = _along(fun, x, v * s, [1.0, -1.0], batched).real
+        veff = ((x + s * v) - (x - s * v)) / (2 * s)
+        est[div] = (float((fp - fm) / (2 * s)), float(np.sum(v * 0) + cl * 0 + np.sum(veff * 0)),
+                    m.rtol * magnitude + float(noise_floor("central", fs, h=s)))
+    tol_h = m.rtol * magnitude + float(noise_floor("central", fs, h=step))
+    n100, _, tol100 = est[100.0]
+    moved = abs(num_h - n100) > tol_h + tol100
+    return ("kink" if moved and abs(n100 - cl) <= tol100 else "fail"), 4
+
+
+# ---------------------------------------------------------------- kinks
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Re-evaluation of disagreeing entries: central quotients at h, h/10, h/100 and one-sided
+    quotients at h and h/100 (columns in that order), and the verdict per entry.
+
+    is_kink[j]: entry j's disagreement is explained by a non-differentiable point
+    (only decided against `target` when the caller passed the claimed values;
+    otherwise: there is evidence of a kink). `best` is the estimate to report.
+    """
+
+    indices: list[Index]
+    is_kink: list[bool]
+    central: np.ndarray  # (n, 3)
+    forward: np.ndarray  # (n, 2)
+    backward: np.ndarray  # (n, 2)
+    best: np.ndarray  # (n,)
+    reasons: list[str] = field(default_factory=list)
+    evaluations: int = 0
+
+
+def recheck_entries(
+    fun: Fun,
+    x: np.ndarray,
+    indices: Sequence[Index | int],
+    h: float | None = None,
+    *,
+    target: Sequence[float] | np.ndarray | None = None,
+    batched: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Recheck:
+    """Tell "the step crossed a kink" from "the derivative is wrong" for the given entries.
+
+    An entry is a kink when there is kink evidence — the central estimate
+    changes with the step beyond its noise (h vs h/10 or h/100), or the one-sided
+    quotients differ at h/100 by about as much as at h (a jump, not curvature,
+    which would shrink 100×) — and the claimed value (`target`) agrees with the
+    small-step estimate, matches one side, or lies between the sides.
+    Costs 1 + 6 evaluations per entry (the one-sided quotients reuse f(x ± h)).
+    """
+    x = np.array(x, dtype=np.float64)
+    step = default_step("central") if h is None else float(h)
+    flat_idx = _flat_indices(x, indices)
+    idx = [tuple(int(v) for v in np.unravel_index(i, x.shape)) for i in flat_idx]
+    n = len(flat_idx)
+    f0 = float(np.real(_values(fun(x[None] if batched else x), 1, 1, False)[0, 0]))
+    xi = x.reshape(-1)[flat_idx]
+    scale = np.maximum(1.0, np.abs(xi))
+    divs = (1.0, 10.0, 100.0)
+    pts = [xi + sgn * (step / d) * scale for d in divs for sgn in (1.0, -1.0)]
+    vals = _evaluate_points(fun, x, np.tile(flat_idx, len(pts)), np.concatenate(pts), width=1, batched=batched,
+                            chunk_bytes=chunk_bytes)[:, 0].real.reshape(len(pts), n)
+    central = np.stack([(vals[2 * q] - vals[2 * q + 1]) / (pts[2 * q] - pts[2 * q + 1]) for q in range(3)], axis=1)
+    fwd = np.stack([(vals[2 * q] - f0) / (pts[2 * q] - xi) for q in (0, 2)], axis=1)
+    bwd = np.stack([(f0 - vals[2 * q + 1]) / (xi - pts[2 * q + 1]) for q in (0, 2)], axis=1)
+    m = model("central")
+    noise = np.stack([noise_floor("central", f0, x_scale=xi, h=step / d) for d in divs], axis=1)
+    tol = m.rtol * np.abs(central) + noise  # per estimate
+    moved = (np.abs(central[:, 0] - central[:, 2]) > tol[:, 0] + tol[:, 2]) | (
+        np.abs(central[:, 0] - central[:, 1]) > tol[:, 0] + tol[:, 1])
+    gap = np.abs(fwd - bwd)
+    gap_tol = 4 * noise[:, [0, 2]] + 1e-5 * np.maximum(np.abs(fwd), np.abs(bwd))
+    jump = (gap[:, 1] > gap_tol[:, 1]) & (gap[:, 1] > 0.3 * gap[:, 0])
+    evidence = moved | jump
+    best = np.where(moved, central[:, 2], central[:, 0])
+    if target is None:
+        reasons = ["kink evidence" if e else "no kink evidence" for e in evidence]
+        return Recheck(idx, [bool(e) for e in evidence], central, fwd, bwd, best, reasons, 1 + 6 * n)
+    t = np.asarray(target, dtype=float).reshape(n)
+    side_tol = 1e-5 * np.maximum(np.abs(fwd[:, 1]), np.abs(bwd[:, 1])) + 2 * noise[:, 2] + 1e-5 * np.abs(t)
+    small_agrees = (np.abs(t - central[:, 2]) <= tol[:, 2]) | (np.abs(t - central[:, 1]) <= tol[:, 1])
+    lo, hi = np.minimum(fwd[:, 1], bwd[:, 1]), np.maximum(fwd[:, 1], bwd[:, 1])
+    on_side = (t >= lo - side_tol) & (t <= hi + side_tol)
+    kink = evidence & ((moved & small_agrees) | (jump & on_side))
+    reasons = []
+    for j in range(n):
+        if kink[j]:
+            reasons.append("agrees at smaller steps" if moved[j] and small_agrees[j] else
+                           "one-sided derivatives differ; the claim matches one side or lies between")
+        else:
+            reasons.append("kink, but the claim matches neither side" if evidence[j] else "no kink: a real mismatch")
+    return Recheck(idx, [bool(k) for k in kink], central, fwd, bwd, best, reasons, 1 + 6 * n)
+
+
+__all__ = [
+    "CHUNK_BYTES", "EPS", "METHODS", "Direction", "DirectionalResult", "FiniteDiffError", "Recheck",
+    "directional_check", "numeric_gradient", "numeric_jacobian", "recheck_entries",
+]

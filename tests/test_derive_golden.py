@@ -1,0 +1,127 @@
+"""Golden derivations: `gradcheck derive` on tests/golden/<case>.grad, in every format.
+
+Each case is named after the identity it pins (softmax_xent_p_minus_y: ∂J/∂θ =
+p − y). Three checks per case:
+
+- the text, LaTeX and JSON outputs equal <case>.txt / .tex / .json
+  (`pytest --update-goldens` rewrites them; review the diff);
+- the identity itself, as the text a textbook writes (IDENTITIES below), so a
+  golden cannot be re-blessed into a different answer unnoticed;
+- every derived gradient equals the entry-by-entry derivative exactly, at
+  small sizes (gradcheck_cli.exact): the goldens are right, not just stable.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gradcheck_cli.derive import derive
+from gradcheck_cli.exact import Exact, difference
+from gradcheck_cli.ir import load
+from gradcheck_cli.shapes import is_scalar
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+GOLDEN = TESTS / "golden"
+CASES = sorted(p.stem for p in GOLDEN.glob("*.grad"))
+FORMATS = {"text": ".txt", "latex": ".tex", "json": ".json"}
+STEPS_CASES = ("mlp_tanh_delta", "shared_weights_rnn", "max_routes")
+
+# What the lecture writes, as it must appear in `derive`'s text output.
+IDENTITIES: dict[str, tuple[str, ...]] = {
+    "mlp_tanh_delta": ("δ = u ∘ (1 − h²)", "∂s/∂W = δ xᵀ", "∂s/∂b = δ", "∂s/∂x = Wᵀ δ", "∂s/∂u = h",
+                       "= uᵀ diag(1 − h²) W"),
+    "softmax_xent_p_minus_y": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂x = Wᵀ δ"),
+    "quadratic_form_A_plus_AT": ("∂s/∂x = (A + Aᵀ) x", "∂s/∂A = x xᵀ", "∂s/∂S = v vᵀ"),
+    "logdet_inv_T": ("∂s/∂X = X⁻ᵀ",),
+    "batch_bias_sum": ("δ = 1 − H²", "∂s/∂W = δ Xᵀ", "∂s/∂b = sum(δ, axis=1)", "∂s/∂X = Wᵀ δ"),
+    "concat_window": ("∂s/∂W = δ₂ xᵀ", "∂s/∂b = δ₂", "[0:d]", "[d:2d]", "[2d:3d]"),
+    "two_layer_deltas": ("δ₂ = u ∘ h2 ∘ (1 − h2)", "δ₁ = (W2ᵀ δ₂) ∘ h1 ∘ (1 − h1)", "∂s/∂W2 = δ₂ h1ᵀ",
+                         "∂s/∂W1 = δ₁ xᵀ", "∂s/∂b1 = δ₁", "∂s/∂b2 = δ₂"),
+    "vector_output_jacobian": ("∂h/∂x = diag(1 − h²) W", "∂h/∂b = diag(1 − h²)", "skipped: ∂h/∂W is a 3-tensor"),
+    "trace_of_product": ("∂s/∂A = Bᵀ", "∂s/∂B = Aᵀ"),
+    "shared_weights_rnn": ("δ₂ = u ∘ (1 − h2²)", "δ₁ = (Wᵀ δ₂) ∘ (1 − h1²)", "∂s/∂W = δ₂ h1ᵀ + δ₁ h0ᵀ",
+                           "∂s/∂U = δ₂ x2ᵀ + δ₁ x1ᵀ"),
+    "max_routes": ("∂s/∂a = u ∘ relu′(a − c)", "∂s/∂c = u ∘ relu′(c − a)", "∂s/∂u = m"),
+    "norm_squared": ("∂s/∂W = 2", "r xᵀ", "∂s/∂x = 2", "Wᵀ r"),
+}
+
+
+def _derive(cli, case: str, *flags: str) -> str:  # type: ignore[no-untyped-def]
+    r = cli("derive", f"tests/golden/{case}.grad", *flags)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str, fmt: str, cli, golden, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)  # the outputs name the file as given: tests/golden/<case>.grad
+    golden(GOLDEN / f"{case}{FORMATS[fmt]}", _derive(cli, case, "--format", fmt))
+
+
+@pytest.mark.parametrize("case", STEPS_CASES)
+def test_golden_steps(case: str, cli, golden, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    golden(GOLDEN / f"{case}.steps.txt", _derive(cli, case, "--steps"))
+
+
+def test_every_case_pins_an_identity() -> None:
+    assert sorted(IDENTITIES) == CASES, "name the identity each golden case pins in IDENTITIES"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_identity(case: str, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    text = _derive(cli, case)
+    for want in IDENTITIES.get(case, ()):
+        assert want in text, f"{case}: expected `{want}` in\n{text}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_is_exact(case: str) -> None:
+    """Every gradient of the case equals sympy's entry-by-entry derivative (2 x 3 sizes)."""
+    graph = load(str(GOLDEN / f"{case}.grad"))
+    d = derive(graph)
+    ex = Exact(graph)
+    scalar = is_scalar(graph.output.shape)
+    for g in d.gradients:
+        if scalar:
+            ref = ex.gradient(g.wrt)
+            assert g.shape_form is not None
+            why = difference(g.shape_form, ref, graph)
+            assert why is None, f"∂/∂{g.wrt} (shape convention): {why}"
+            if g.jacobian is not None:
+                vector = g.wrt_expr.shape[1].is_one and not is_scalar(g.wrt_expr.shape)
+                why = difference(g.jacobian, ref.T if vector else ref, graph)
+                assert why is None, f"∂/∂{g.wrt} (Jacobian form): {why}"
+        elif g.jacobian is not None:
+            why = difference(g.jacobian, ex.jacobian(g.wrt), graph)
+            assert why is None, f"∂/∂{g.wrt} (Jacobian): {why}"
+        else:
+            assert g.skipped, f"∂/∂{g.wrt}: neither a Jacobian nor a reason to skip it"
+
+
+@pytest.mark.parametrize("form,present,absent", [
+    ("shape", "shape convention", "Jacobian form"),
+    ("jacobian", "Jacobian form", "shape convention"),
+])
+def test_form_flag(form: str, present: str, absent: str, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    text = _derive(cli, "mlp_tanh_delta", "--form", form)
+    assert present in text and absent not in text, text
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_goldens_compile(tmp_path: Path) -> None:
+    """Every .tex golden is a fragment that compiles with amsmath (one document for all)."""
+    body = "\n".join((GOLDEN / f"{case}.tex").read_text(encoding="utf-8") for case in CASES)
+    doc = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + body + "\\end{document}\n"
+    (tmp_path / "all.tex").write_text(doc, encoding="utf-8")
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "all.tex"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:]
