@@ -292,7 +292,10 @@ def difference(derived_expr: Expr, exact_matrix: sp.Matrix, graph: Graph,
     `f` is replaced by a different smooth stand-in at each point.
     """
     ex = Exact(graph, sizes)
-    a = ex.evaluate(derived_expr)
+    try:
+        a = ex.evaluate(derived_expr)
+    except SizeMismatch as e:  # the formula only type-checks at the file's own sizes
+        return f"the derived expression is ill-shaped at sizes {ex.sizes}: {e}"
     if a.shape != exact_matrix.shape:
         return f"shape {a.shape} but the exact derivative is {exact_matrix.shape}"
     b = exact_matrix

@@ -145,6 +145,18 @@ def _vector_jac(fn: Callable[..., "Expr | None"]) -> Callable[..., "Expr | None"
     return jac
 
 
+def _diag_col(v: Expr) -> Expr:
+    """diag(v) of a vector held as a column or as a row: an elementwise op's Jacobian."""
+    return alg.diag(v if v.shape[1].is_one else alg.T(v))
+
+
+def _columns_only(fn: Callable[..., "Expr | None"]) -> Callable[..., "Expr | None"]:
+    """Column-wise ops (softmax) on a row vector act on 1-entry columns: no Jacobian rule here."""
+    def jac(out: Expr, i: int, *args: Expr) -> Expr | None:
+        return fn(out, i, *args) if args[i].shape[1].is_one else None
+    return jac
+
+
 def unbroadcast(g: Expr, shape: Shape) -> Expr:
     """Sum the cotangent back over the axes the forward pass broadcast."""
     if g.shape == shape:  # symbolic: with `dims B = 1`, b (n×1) under W X (n×B) still sums over B
@@ -427,7 +439,7 @@ register(OpRule(
     numpy=lambda ctx, a, k: a ** float(k) if not float(k).is_integer() else a ** int(k),
     sympy=lambda a, k: a.applyfunc(lambda t: t ** k),
     vjp=_pow_vjp,
-    jac=_vector_jac(lambda out, i, a: alg.diag(alg.mul(alg.const(out.param("k")), alg.pow_(a, out.param("k") - 1)))),
+    jac=_vector_jac(lambda out, i, a: _diag_col(alg.mul(alg.const(out.param("k")), alg.pow_(a, out.param("k") - 1)))),
     prec=POSTFIX, arg_prec=(ATOM,),
     show={"dsl": "{0}^{k}", "text": "{0}{k_sup}", "latex": "{0}^{{{k}}}"},
     doc="a^k elementwise; da = g ∘ k a^(k−1)",
@@ -444,7 +456,7 @@ def _fn_vjp(g: Expr, out: Expr, a: Expr) -> tuple[Expr]:
 
 register(OpRule(
     "fn", 1, shape=_fn_shape, numpy=_fn_np, sympy=_fn_sym, vjp=_fn_vjp,
-    jac=_vector_jac(lambda out, i, a: alg.diag(alg.fn_derivative(out))),
+    jac=_vector_jac(lambda out, i, a: _diag_col(alg.fn_derivative(out))),
     prec=ATOM, doc="f(z) elementwise (tanh, σ, relu, a generic f, …); dz = g ∘ f′(z)",
 ))
 
@@ -598,7 +610,7 @@ def _log_softmax_vjp(g: Expr, out: Expr, a: Expr) -> tuple[Expr]:
 register(OpRule(
     "softmax", 1, shape=_same_shape,
     numpy=lambda ctx, z: _softmax_np(z), sympy=_sym_softmax, vjp=_softmax_vjp,
-    jac=_vector_jac(lambda out, i, a: alg.sub(alg.diag(out), alg.matmul(out, alg.T(out)))),
+    jac=_vector_jac(_columns_only(lambda out, i, a: alg.sub(alg.diag(out), alg.matmul(out, alg.T(out))))),
     doc="softmax over each column; dz = p ∘ (g − pᵀ g)",
 ))
 
@@ -607,8 +619,8 @@ register(OpRule(
     numpy=lambda ctx, z: z - _logsumexp_np(z),
     sympy=lambda z: z - sp.Matrix.vstack(*([_sym_logsumexp(z)] * z.shape[0])),
     vjp=_log_softmax_vjp,
-    jac=_vector_jac(lambda out, i, a: alg.sub(alg.eye(a.shape[0]),
-                                              alg.matmul(alg.ones(a.shape[0], Dim.of(1)), alg.T(alg.softmax(a))))),
+    jac=_vector_jac(_columns_only(lambda out, i, a: alg.sub(alg.eye(a.shape[0]), alg.matmul(
+        alg.ones(a.shape[0], Dim.of(1)), alg.T(alg.softmax(a)))))),
     doc="log softmax over each column, computed stably; dz = g − softmax(z) sum(g)",
 ))
 
@@ -616,7 +628,7 @@ register(OpRule(
     "logsumexp", 1, shape=lambda args, **p: (Dim.of(1), args[0].shape[1]),
     numpy=lambda ctx, z: _logsumexp_np(z), sympy=_sym_logsumexp,
     vjp=lambda g, out, a: (alg.mul(alg.softmax(a), g),),
-    jac=_vector_jac(lambda out, i, a: alg.T(alg.softmax(a))),
+    jac=_vector_jac(_columns_only(lambda out, i, a: alg.T(alg.softmax(a)))),
     doc="log Σ exp over each column (1×c); dz = softmax(z) ∘ g",
 ))
 
@@ -630,7 +642,7 @@ register(OpRule(
     numpy=lambda ctx, a: np.sqrt(np.sum(a * a, axis=(-2, -1), keepdims=True)),
     sympy=lambda a: sp.Matrix([[sp.sqrt(sum(t ** 2 for t in a))]]),
     vjp=_norm_vjp,
-    jac=_vector_jac(lambda out, i, a: alg.T(alg.div(a, out))),
+    jac=_vector_jac(lambda out, i, a: alg.T(alg.div(a, out)) if a.shape[1].is_one else alg.div(a, out)),
     doc="‖x‖₂ (Frobenius for matrices); dx = g x / ‖x‖",
 ))
 

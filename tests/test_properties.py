@@ -38,9 +38,10 @@ from gradcheck_cli.shapes import Dim
 H = 1e-6
 RTOL = 1e-5
 KINK_MARGIN = 1e-4
+SIZE_MIN = int(__import__("os").environ.get("GC_SIZE_MIN", "2"))
 ONE = Dim.of(1)
-PROPS = settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
-EXACT_PROPS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(deadline=None, max_examples=int(__import__("os").environ.get("GC_EXAMPLES", "60")), suppress_health_check=[HealthCheck.too_slow])
+EXACT_PROPS = settings(deadline=None, max_examples=int(__import__("os").environ.get("GC_EXACT_EXAMPLES", "30")), suppress_health_check=[HealthCheck.too_slow])
 
 # elementwise forms: {} is the operand (log only of positive things)
 FUNCTIONS = ("tanh({})", "sigmoid({})", "exp(tanh({}))", "log(softplus({}))", "log(1 + {}^2)", "sin({})",
@@ -144,7 +145,7 @@ class _Builder:
 def graphs(draw: st.DrawFn, max_ops: int = 5) -> str:
     """The text of a random, well-shaped .grad file with a scalar output `s`."""
     names = ["n", "m", "k"][: draw(st.integers(1, 3))]
-    sizes = {n: draw(st.integers(1, 4)) for n in names}
+    sizes = {n: draw(st.integers(SIZE_MIN, 4)) for n in names}
     b = _Builder(draw, names)
     shape = (b.dim(), b.dim())
     cur = b.operand(shape)

@@ -92,7 +92,8 @@ def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode:
 def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray, target: np.ndarray,
              indices: list[tuple[int, ...]] | None, method: str, mode: str, rtol: float | None, label: str,
              fscale: float, evals: int) -> Outcome:
-    cmp = compare(num, claimed_vals, method=method, f_scale=fscale, rtol=rtol)
+    xs = np.abs(x0) if indices is None else np.abs(np.array([x0[i] for i in indices]))
+    cmp = compare(num, claimed_vals, method=method, f_scale=fscale, x_scale=xs, rtol=rtol)
     if not np.all(np.isfinite(num)):
         return Outcome(False, "fail", "the forward pass gives NaN or Inf near this point",
                        None, None, None, method, mode, None, evals)
@@ -109,7 +110,7 @@ def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray
                        list(worst) if worst else None, method, mode, None, evals)
     bad = [to_index(i) for i in cmp.bad_indices]
     # a disagreement that goes away at smaller steps (or by complex step) crossed a kink
-    kinks = recheck_entries(fun.scalar, x0, bad, target=[target[i] for i in bad])
+    kinks = recheck_entries(fun.scalar, x0, bad, target=[target[i] for i in bad], batched=True)
     evals += kinks.evaluations
     real_bad = [b for b, k in zip(bad, kinks.is_kink) if not k]
     if not real_bad:
@@ -137,7 +138,7 @@ def _pos(idx: tuple[int, ...], indices: list[tuple[int, ...]] | None) -> Any:
 
 def _check_directional(fun: Any, target: np.ndarray, method: str, rng: np.random.Generator, rtol: float | None,
                        label: str, fscale: float) -> Outcome:
-    res = directional_check(fun.scalar, fun.x0, target, rng, k=4, method=method)
+    res = directional_check(fun.scalar, fun.x0, target, rng, k=4, method=method, f_scale=fscale, batched=True)
     evals = res.evaluations
     if res.ok:
         return Outcome(True, "pass", f"{res.k} random directions agree (a sampled check: a bug confined to "
@@ -161,7 +162,7 @@ def _check_directional(fun: Any, target: np.ndarray, method: str, rng: np.random
 
 def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | None, label: str) -> Outcome:
     x0 = fun.x0
-    J, evals = numeric_jacobian(fun, x0, method=method)
+    J, evals = numeric_jacobian(fun, x0, method=method, batched=True)
     claimed = np.asarray(claimed, dtype=float).reshape(J.shape)
     cmp = compare(J, claimed, method=method, f_scale=float(np.max(np.abs(np.real(fun(x0))))), rtol=rtol)
     if cmp.ok:

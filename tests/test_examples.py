@@ -1,0 +1,156 @@
+"""Every example file is real: it parses, `graph` shows it in each format,
+`derive` derives it, and `verify` passes every claim in it.
+
+The examples are the README's and the lecture's cases. Their claims are the
+textbook answers; the table WRONG below holds the textbook *mistakes* for them
+(a transposed gradient, a forgotten f′, a missing sum over the batch …), and
+each must make `verify` fail.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from gradcheck_cli.ir import load
+
+EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
+EXAMPLES = sorted(EXAMPLES_DIR.rglob("*.grad"))
+IDS = [str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES]
+LECTURE = ["mlp", "oneline", "softmax_xent", "window_ner", "two_layer", "batch", "rnn", "lstm", "batchnorm"]
+
+
+def test_the_lecture_examples_exist() -> None:
+    assert {p.stem for p in EXAMPLES_DIR.glob("*.grad")} >= set(LECTURE)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_example_parses_and_is_commented(path: Path) -> None:
+    graph = load(str(path))
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#"), "each example starts with a comment saying what it is"
+    assert graph.output_name in graph.values
+    assert graph.params(), "an example has something to differentiate"
+    for claim in graph.claims:
+        assert claim.error is None, f"{claim.name} (line {claim.line}): {claim.error}"
+
+
+@pytest.mark.parametrize("fmt", ["text", "dot", "mermaid"])
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_graph_shows_example(path: Path, fmt: str, cli: Callable[..., Any]) -> None:
+    r = cli("graph", path, "--format", fmt)
+    assert r.exit_code == 0, r.output
+    graph = load(str(path))
+    if fmt == "text":
+        assert r.stdout.rstrip().endswith(f"output {graph.output_name}")
+        for name in graph.variables:
+            assert f"input {name}:" in r.stdout
+    elif fmt == "dot":
+        assert r.stdout.startswith("digraph")
+        assert r.stdout.rstrip().endswith("}")
+    else:
+        assert r.stdout.startswith("flowchart")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_derive_example(path: Path, cli: Callable[..., Any]) -> None:
+    r = cli("derive", path)
+    assert r.exit_code == 0, r.output
+    graph = load(str(path))
+    for name in graph.params():
+        assert f"∂{graph.output_name}/∂{name}" in r.stdout, name
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_derive_json_lists_every_parameter(path: Path, cli: Callable[..., Any]) -> None:
+    r = cli("derive", path, "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    graph = load(str(path))
+    assert data["output"] == graph.output_name
+    assert [g["wrt"] for g in data["gradients"]] == graph.params()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_verify_example(path: Path, cli: Callable[..., Any]) -> None:
+    r = cli("verify", path, "--format", "json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    failed = [c["name"] for c in report["checks"] if not c["ok"]]
+    assert not failed, failed
+    claims = [c for c in report["checks"] if c["kind"] == "claim"]
+    assert len(claims) == len(load(str(path)).claims)
+
+
+def test_window_claim_uses_what_derive_prints(cli: Callable[..., Any]) -> None:
+    """The window example's per-word claims are in the form `derive` prints them."""
+    r = cli("derive", EXAMPLES_DIR / "window_ner.grad", "--format", "json", "--wrt", "x1")
+    assert r.exit_code == 0, r.output
+    (grad,) = json.loads(r.stdout)["gradients"]
+    assert grad["shape_convention"]["dsl"].startswith("rows(W^T ")
+    assert grad["shape_convention"]["dsl"].endswith(", 0, d)")
+
+
+# ---------------------------------------------------------------- textbook mistakes must fail
+
+WRONG: dict[str, list[tuple[str, str]]] = {
+    "mlp": [
+        ("claim ds/dW = delta x^T", "claim ds/dW = x delta^T"),            # transposed
+        ("claim ds/dx = W^T delta", "claim ds/dx = W^T u"),                # forgot f'
+        ("claim ds/du = h", "claim ds/du = f'(z)"),
+    ],
+    "oneline": [
+        ("claim ds/db = delta", "claim ds/db = u * tanh(W x + b)"),        # f instead of f'
+    ],
+    "softmax_xent": [
+        ("claim dJ/dW = (p - y) x^T", "claim dJ/dW = (y - p) x^T"),        # sign
+        ("claim dJ/dx = W^T (p - y)", "claim dJ/dx = W^T p"),
+    ],
+    "window_ner": [
+        ("claim ds/dx3 = rows(W^T delta, 2*d, 3*d)", "claim ds/dx3 = rows(W^T delta, d, 2*d)"),  # wrong word
+        ("claim ds/dx = W^T delta", "claim ds/dx = W^T u"),
+    ],
+    "two_layer": [
+        ("claim dJ/dW1 = delta1 x^T", "claim dJ/dW1 = (W2^T delta2) x^T"),  # forgot σ'
+        ("claim dJ/dW2 = delta2 h^T", "claim dJ/dW2 = (p - y) x^T + 0 * delta2 h^T"),
+    ],
+    "batch": [
+        ("claim dL/db = sum(E, axis=1)", "claim dL/db = sum(E, axis=1) * B"),  # not averaged
+        ("claim dL/dW = E X^T", "claim dL/dW = (H - T) X^T / B"),              # forgot tanh'
+    ],
+    "rnn": [
+        ("claim ds/dW = delta3 h2^T + delta2 h1^T + delta1 h0^T", "claim ds/dW = delta3 h2^T"),  # only the last step
+        ("claim ds/dh0 = W^T delta1", "claim ds/dh0 = W delta1"),
+    ],
+    "lstm": [
+        ("claim ds/dc_prev = dc * f", "claim ds/dc_prev = dc"),           # forgot the forget gate
+        ("claim ds/dWo = do v^T", "claim ds/dWo = (u * tanh(c)) v^T"),
+    ],
+    "batchnorm": [
+        ("claim dL/dgamma = sum(R * Xhat, axis=1)", "claim dL/dgamma = sum(R, axis=1)"),
+        ("claim dL/dX = (gamma / std) * (R - mean(R, axis=1) - Xhat * mean(R * Xhat, axis=1))",
+         "claim dL/dX = (gamma / std) * R"),                                 # ignores the batch statistics
+    ],
+}
+
+
+@pytest.mark.parametrize("stem,right,wrong", [
+    pytest.param(s, r, w, id=f"{s}-{k}") for s, pairs in sorted(WRONG.items()) for k, (r, w) in enumerate(pairs)
+])
+def test_textbook_mistakes_fail(stem: str, right: str, wrong: str, cli: Callable[..., Any], tmp_path: Path) -> None:
+    text = (EXAMPLES_DIR / f"{stem}.grad").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    hits = [i for i, line in enumerate(lines) if line.split("#")[0].strip() == right]
+    assert len(hits) == 1, f"{right!r} is not a line of {stem}.grad"
+    lines[hits[0]] = wrong
+    bad = tmp_path / f"{stem}.grad"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = cli("verify", bad, "--format", "json")
+    assert r.exit_code == 1, r.output
+    report = json.loads(r.stdout)
+    failed = [(c["name"], c.get("line")) for c in report["checks"] if not c["ok"]]
+    claim = "claim " + wrong.split("=")[0].split()[1]
+    assert failed == [(claim, hits[0] + 1)], failed
