@@ -356,8 +356,8 @@ def _numeric(exprs: list[sp.Expr], syms: list[sp.Symbol], generic: list[Any], rn
     base = _STANDINS[GENERIC_STANDINS[k % len(GENERIC_STANDINS)]]
     standins = {f: base + sp.Rational(1, 5 + j) * _T ** 3 for j, f in enumerate(generic)}
     env: dict[Any, Any] = {}
-    for s in syms:
-        q = rng.choice((7, 11, 13, 17, 19, 23, 29, 31))
+    for s in syms:  # p/q in [-2, 2], q up to 10⁴: two symbols tie (max, relu′ kinks) with odds ~10⁻⁸
+        q = rng.randint(1000, 9999)
         num = rng.randint(-2 * q, 2 * q)
         env[s] = mpmath.mpf(num if num else 1) / q
     with mpmath.workdps(50):

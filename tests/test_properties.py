@@ -76,6 +76,12 @@ class _Builder:
         self.pool.append((name, shape))
         return name
 
+    def fresh(self, shape: tuple[Dim, Dim]) -> str:
+        name = f"v{len(self.decls)}"
+        self.decls.append(f"{name} : ({shape[0].dsl()}, {shape[1].dsl()})")
+        self.pool.append((name, shape))
+        return name
+
     def assign(self, expr: str, shape: tuple[Dim, Dim]) -> tuple[str, tuple[Dim, Dim]]:
         name = f"t{len(self.lines)}"
         self.lines.append(f"{name} = {expr}")
@@ -102,6 +108,8 @@ class _Builder:
             return self.assign(f"{self.operand((k, r))} @ {cur}", (k, c))
         if op in ("add", "sub", "mul", "max"):
             other = self.operand(self.broadcast_partner(shape))
+            if op == "max" and other == cur:  # max(x, x) ties everywhere: no derivative to check
+                return self.assign(f"max({cur}, {self.fresh(shape)})", shape)
             a, b = (cur, other) if self.draw(st.booleans()) else (other, cur)
             expr = {"add": f"{a} + {b}", "sub": f"{a} - {b}", "mul": f"{a} * {b}", "max": f"max({a}, {b})"}[op]
             return self.assign(expr, shape)

@@ -118,6 +118,58 @@ class Function:
         v = self(x)
         return v.reshape(v.shape[:-2]) if np.ndim(v) > 2 else v.reshape(()).item()
 
+    # -- incremental evaluation: one changed entry of W changes one row of W x ----------
+    def _plan(self) -> tuple[Expr, str, np.ndarray, np.ndarray] | None:
+        """(consumer C, "left"|"right", the other factor's value, C at x0) when wrt's only
+        use is one side of a matmul whose other side does not depend on wrt."""
+        if hasattr(self, "_plan_cache"):
+            return self._plan_cache  # type: ignore[no-any-return]
+        users = [n for n in self.out.walk() if any(a is self.wrt for a in n.args)]
+        plan = None
+        if len(users) == 1 and users[0].op == "matmul" and users[0].args[0] is not users[0].args[1]:
+            c = users[0]
+            side = "left" if c.args[0] is self.wrt else "right"
+            other = c.args[1] if side == "left" else c.args[0]
+            if id(other) in self.cache:
+                memo = dict(self.cache)
+                memo[id(self.wrt)] = self.x0
+                plan = (c, side, self.cache[id(other)], evaluate(c, self.ctx, None, memo))
+        self._plan_cache = plan
+        return plan
+
+    @property
+    def bytes_per_point(self) -> int:
+        plan = self._plan()
+        return int(16 * (plan[3].size if plan is not None else self.x0.size))
+
+    def entries(self, flat_idx: np.ndarray, new_vals: np.ndarray) -> np.ndarray:
+        """The output with x0.flat[flat_idx[j]] replaced by new_vals[j], for every j.
+
+        With a matmul consumer only that product's changed row (or column) is
+        rebuilt: O(k·n) memory instead of O(k·P) copies of the parameter.
+        """
+        k = len(flat_idx)
+        plan = self._plan()
+        if plan is None:
+            stack = np.empty((k, *self.x0.shape), dtype=np.result_type(new_vals, self.x0))
+            stack[...] = self.x0
+            stack.reshape(k, -1)[np.arange(k), flat_idx] = new_vals
+            return self.scalar(stack) if self.out.shape == (Dim.of(1), Dim.of(1)) else self(stack)
+        c, side, other, c0 = plan
+        delta = new_vals - self.x0.reshape(-1)[flat_idx]
+        rows, cols = np.unravel_index(flat_idx, self.x0.shape)
+        stack = np.empty((k, *c0.shape), dtype=np.result_type(delta, c0))
+        stack[...] = c0
+        if side == "left":  # (W + δ e_i e_jᵀ) B = W B + δ e_i B[j, :]
+            stack[np.arange(k), rows, :] += delta[:, None] * other[cols, :]
+        else:  # A (W + δ e_i e_jᵀ) = A W + δ A[:, i] e_jᵀ
+            stack[np.arange(k), :, cols] += delta[:, None] * other[:, rows].T
+        self.evaluations += k
+        memo = dict(self.cache)
+        memo[id(c)] = stack
+        v = evaluate(self.out, self.ctx, None, memo)
+        return v.reshape(k) if self.out.shape == (Dim.of(1), Dim.of(1)) else v.reshape(k, -1)
+
 
 def sample_inputs(graph: Graph, rng: np.random.Generator, positive: bool = False) -> dict[str, np.ndarray]:
     """One random point: shapes from the dims; one-hot, symmetric and SPD as declared."""
@@ -136,6 +188,10 @@ def sample_inputs(graph: Graph, rng: np.random.Generator, positive: bool = False
             x = (m + m.T) / 2
         elif positive:
             x = rng.uniform(0.5, 2.0, (r, c))
+        elif r > 1 and c > 1:
+            # a weight matrix scaled like an initialisation (variance 1/fan-in), so W x stays O(1)
+            # and the units are not saturated: a saturated tanh makes every gradient ~0
+            x = rng.standard_normal((r, c)) / np.sqrt(c)
         else:
             x = rng.standard_normal((r, c))
         out[name] = x

@@ -33,6 +33,11 @@ from .compare import EPS, default_step, model, noise_floor
 CHUNK_BYTES = 64 * 2**20
 METHODS = ("central", "complex", "richardson")
 
+#: Relative tolerance of a directional derivative against Σ|gᵢvᵢ|, the dot product's
+#: magnitude. Complex step is tighter than per entry: a bug confined to one entry of
+#: P moves ⟨g, v⟩ by only ~1e-4/P of that magnitude (1e-9 at P = 1e5).
+DIRECTIONAL_RTOL = {"central": 1e-6, "complex": 1e-11}
+
 Fun = Callable[[np.ndarray], Any]
 Index = tuple[int, ...]
 
@@ -77,6 +82,14 @@ def _evaluate_points(fun: Fun, base: np.ndarray, flat_idx: np.ndarray, new_vals:
             flat[i] = new_vals[j]
             out[j] = _values(fun(work), 1, width, complex_step)[0]
             flat[i] = old
+        return out
+    entries = getattr(fun, "entries", None)
+    if entries is not None:  # the function knows how to evaluate single-entry changes cheaply
+        rows = max(1, min(n, chunk_bytes // max(1, int(getattr(fun, "bytes_per_point", base.nbytes)))))
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            out[start:stop] = _values(entries(flat_idx[start:stop], new_vals[start:stop]), stop - start, width,
+                                      complex_step)
         return out
     rows = max(1, min(n, chunk_bytes // max(1, base.nbytes)))
     for start in range(0, n, rows):
@@ -262,10 +275,10 @@ def directional_check(
             evals += 2
             fs = abs(f_scale) if f_scale is not None else max(abs(fp), abs(fm))
         magnitude = float(np.sum(np.abs(g * v)))
-        tol = m.rtol * max(abs(num), abs(cl), magnitude) + float(noise_floor(meth, fs, h=step,
-                                                                             grad_scale=magnitude))
+        rtol = DIRECTIONAL_RTOL[meth]
+        tol = rtol * max(abs(num), abs(cl), magnitude) + float(noise_floor(meth, fs, h=step, grad_scale=magnitude))
         err = abs(num - cl)
-        rel = err / max(abs(num), abs(cl), magnitude, tol / m.rtol, np.finfo(float).tiny)
+        rel = err / max(abs(num), abs(cl), magnitude, tol / rtol, np.finfo(float).tiny)
         status = "pass" if err <= tol else "fail"
         if status == "fail" and meth == "central":
             status, extra = _directional_kink(fun, x, g, v, step, fs, magnitude, num, batched)
@@ -286,13 +299,13 @@ def directional_check(
 def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, step: float, fs: float,
                       magnitude: float, num_h: float, batched: bool) -> tuple[str, int]:
     """A failing direction is a kink if the estimate moves with the step and agrees at h/100."""
-    m = model("central")
+    r = DIRECTIONAL_RTOL["central"]
     s = step / 100
     fp, fm = _along(fun, x, v * s, [1.0, -1.0], batched).real
     num_s = float((fp - fm) / (2 * s))
     cl_s = float(np.sum(g * ((x + s * v) - (x - s * v)) / (2 * s)))
-    tol_h = m.rtol * magnitude + float(noise_floor("central", fs, h=step))
-    tol_s = m.rtol * magnitude + float(noise_floor("central", fs, h=s))
+    tol_h = r * magnitude + float(noise_floor("central", fs, h=step))
+    tol_s = r * magnitude + float(noise_floor("central", fs, h=s))
     moved = abs(num_h - num_s) > tol_h + tol_s
     return ("kink" if moved and abs(num_s - cl_s) <= tol_s else "fail"), 2
 
@@ -300,24 +313,50 @@ def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, ste
 # ---------------------------------------------------------------- kinks
 
 
+def _jump(gap: np.ndarray, noise_small: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """One-sided quotients that differ like a kink: gap (n, 3) at steps h, h/10, h/100.
+
+    Curvature makes the gap shrink with the step (ratios 1/10, 1/100),
+    round-off makes it grow (×10, ×100); a kink straddled by the steps keeps it
+    roughly constant, or shrinks it unevenly when it lies between two steps.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1, r2 = gap[:, 1] / gap[:, 0], gap[:, 2] / gap[:, 0]
+    curvature = (r1 >= 0.05) & (r1 <= 0.2) & (r2 >= 0.005) & (r2 <= 0.02)
+    roundoff = ~(r2 <= 3)  # NaN (gap at h is 0) counts as round-off: no evidence
+    significant = gap[:, 2] > 4 * noise_small + 1e-5 * size
+    return significant & ~curvature & ~roundoff
+
+
 @dataclass(frozen=True)
 class Recheck:
-    """Re-evaluation of disagreeing entries: central quotients at h, h/10, h/100 and one-sided
-    quotients at h and h/100 (columns in that order), and the verdict per entry.
+    """Re-evaluation of disagreeing entries, and a verdict per entry.
 
-    is_kink[j]: entry j's disagreement is explained by a non-differentiable point
-    (only decided against `target` when the caller passed the claimed values;
-    otherwise: there is evidence of a kink). `best` is the estimate to report.
+    Columns of `central`, `forward` and `backward` are the steps h, h/10, h/100;
+    `richardson` is a low-noise estimate at the larger step ε^(1/5).
+    With the claimed values (`target`), `status[j]` is:
+      "kink"  the disagreement comes from a non-differentiable point (ok);
+      "pass"  the claim agrees with the low-noise estimate: the first
+              disagreement was round-off (ok);
+      "fail"  a real mismatch.
+    Without `target`, `is_kink[j]` only says whether there is kink evidence.
     """
 
     indices: list[Index]
+    status: list[str]
     is_kink: list[bool]
     central: np.ndarray  # (n, 3)
-    forward: np.ndarray  # (n, 2)
-    backward: np.ndarray  # (n, 2)
-    best: np.ndarray  # (n,)
+    forward: np.ndarray  # (n, 3)
+    backward: np.ndarray  # (n, 3)
+    richardson: np.ndarray  # (n,)
+    best: np.ndarray  # (n,) the estimate to report
     reasons: list[str] = field(default_factory=list)
     evaluations: int = 0
+
+    @property
+    def ok(self) -> list[bool]:
+        """Per entry: the disagreement is explained (kink or round-off)."""
+        return [s in ("kink", "pass") for s in self.status]
 
 
 def recheck_entries(
@@ -330,57 +369,70 @@ def recheck_entries(
     batched: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Recheck:
-    """Tell "the step crossed a kink" from "the derivative is wrong" for the given entries.
+    """Tell "the step crossed a kink" or "round-off" from "the derivative is wrong", per entry.
 
-    An entry is a kink when there is kink evidence — the central estimate
-    changes with the step beyond its noise (h vs h/10 or h/100), or the one-sided
-    quotients differ at h/100 by about as much as at h (a jump, not curvature,
-    which would shrink 100×) — and the claimed value (`target`) agrees with the
-    small-step estimate, matches one side, or lies between the sides.
-    Costs 1 + 6 evaluations per entry (the one-sided quotients reuse f(x ± h)).
+    Kink: either the central estimate moves with the step beyond its noise and
+    converges to the claim as the step shrinks (h → h/10 → h/100: the larger
+    steps straddled a kink the smaller one does not), or the one-sided
+    quotients differ at h/100, not in the way curvature (gap ∝ step) or
+    round-off (gap ∝ 1/step) would make them (see `_jump`), and the claim
+    matches one side or lies between them (a subgradient).
+    Round-off: the claim agrees, within the central tolerance, with Richardson
+    at step ε^(1/5), whose round-off is ~100× smaller (|f| can understate the
+    magnitudes f cancels, e.g. a confident softmax loss).
+    Costs 1 + 10 evaluations per entry.
     """
     x = np.array(x, dtype=np.float64)
     step = default_step("central") if h is None else float(h)
     flat_idx = _flat_indices(x, indices)
     idx = [tuple(int(v) for v in np.unravel_index(i, x.shape)) for i in flat_idx]
     n = len(flat_idx)
-    f0 = float(np.real(_values(fun(x[None] if batched else x), 1, 1, False)[0, 0]))
-    xi = x.reshape(-1)[flat_idx]
-    scale = np.maximum(1.0, np.abs(xi))
-    divs = (1.0, 10.0, 100.0)
-    pts = [xi + sgn * (step / d) * scale for d in divs for sgn in (1.0, -1.0)]
-    vals = _evaluate_points(fun, x, np.tile(flat_idx, len(pts)), np.concatenate(pts), width=1, batched=batched,
-                            chunk_bytes=chunk_bytes)[:, 0].real.reshape(len(pts), n)
-    central = np.stack([(vals[2 * q] - vals[2 * q + 1]) / (pts[2 * q] - pts[2 * q + 1]) for q in range(3)], axis=1)
-    fwd = np.stack([(vals[2 * q] - f0) / (pts[2 * q] - xi) for q in (0, 2)], axis=1)
-    bwd = np.stack([(f0 - vals[2 * q + 1]) / (xi - pts[2 * q + 1]) for q in (0, 2)], axis=1)
+    with np.errstate(all="ignore"):
+        f0 = float(np.real(_values(fun(x[None] if batched else x), 1, 1, False)[0, 0]))
+        xi = x.reshape(-1)[flat_idx]
+        scale = np.maximum(1.0, np.abs(xi))
+        big = default_step("richardson")
+        offsets = [sgn * d for d in (step, step / 10, step / 100, big, big / 2) for sgn in (1.0, -1.0)]
+        pts = [xi + o * scale for o in offsets]
+        vals = _evaluate_points(fun, x, np.tile(flat_idx, len(pts)), np.concatenate(pts), width=1, batched=batched,
+                                chunk_bytes=chunk_bytes)[:, 0].real.reshape(len(pts), n)
+        q = [(vals[2 * k] - vals[2 * k + 1]) / (pts[2 * k] - pts[2 * k + 1]) for k in range(5)]
+        central = np.stack(q[:3], axis=1)
+        rich = q[4] + (q[4] - q[3]) / 3.0
+        fwd = np.stack([(vals[2 * k] - f0) / (pts[2 * k] - xi) for k in range(3)], axis=1)
+        bwd = np.stack([(f0 - vals[2 * k + 1]) / (xi - pts[2 * k + 1]) for k in range(3)], axis=1)
     m = model("central")
-    noise = np.stack([noise_floor("central", f0, x_scale=xi, h=step / d) for d in divs], axis=1)
-    tol = m.rtol * np.abs(central) + noise  # per estimate
-    moved = (np.abs(central[:, 0] - central[:, 2]) > tol[:, 0] + tol[:, 2]) | (
-        np.abs(central[:, 0] - central[:, 1]) > tol[:, 0] + tol[:, 1])
-    gap = np.abs(fwd - bwd)
-    gap_tol = 4 * noise[:, [0, 2]] + 1e-5 * np.maximum(np.abs(fwd), np.abs(bwd))
-    jump = (gap[:, 1] > gap_tol[:, 1]) & (gap[:, 1] > 0.3 * gap[:, 0])
+    noise = np.stack([noise_floor("central", f0, x_scale=xi, h=step / d) for d in (1, 10, 100)], axis=1)
+    tol = m.rtol * np.abs(central) + noise
+    moved = np.abs(central[:, 0] - central[:, 2]) > tol[:, 0] + tol[:, 2]
+    jump = _jump(np.abs(fwd - bwd), noise[:, 2], np.maximum(np.abs(fwd[:, 2]), np.abs(bwd[:, 2])))
     evidence = moved | jump
-    best = np.where(moved, central[:, 2], central[:, 0])
+    best = np.where(moved, central[:, 2], np.where(jump, central[:, 0], rich))
     if target is None:
         reasons = ["kink evidence" if e else "no kink evidence" for e in evidence]
-        return Recheck(idx, [bool(e) for e in evidence], central, fwd, bwd, best, reasons, 1 + 6 * n)
+        status = ["kink" if e else "smooth" for e in evidence]
+        return Recheck(idx, status, [bool(e) for e in evidence], central, fwd, bwd, rich, best, reasons, 1 + 10 * n)
     t = np.asarray(target, dtype=float).reshape(n)
-    side_tol = 1e-5 * np.maximum(np.abs(fwd[:, 1]), np.abs(bwd[:, 1])) + 2 * noise[:, 2] + 1e-5 * np.abs(t)
-    small_agrees = (np.abs(t - central[:, 2]) <= tol[:, 2]) | (np.abs(t - central[:, 1]) <= tol[:, 1])
-    lo, hi = np.minimum(fwd[:, 1], bwd[:, 1]), np.maximum(fwd[:, 1], bwd[:, 1])
+    err = np.abs(central - t[:, None])
+    converges = (err[:, 2] <= tol[:, 2]) & (err[:, 1] <= np.maximum(err[:, 0], tol[:, 1]))
+    side_tol = 2 * noise[:, 2] + 1e-5 * np.maximum(np.maximum(np.abs(fwd[:, 2]), np.abs(bwd[:, 2])), np.abs(t))
+    lo, hi = np.minimum(fwd[:, 2], bwd[:, 2]), np.maximum(fwd[:, 2], bwd[:, 2])
     on_side = (t >= lo - side_tol) & (t <= hi + side_tol)
-    kink = evidence & ((moved & small_agrees) | (jump & on_side))
-    reasons = []
+    kink = (moved & converges) | (jump & on_side)
+    roundoff = np.abs(t - rich) <= m.rtol * np.maximum(np.abs(t), np.abs(rich)) + noise[:, 0]
+    status, reasons = [], []
     for j in range(n):
         if kink[j]:
-            reasons.append("agrees at smaller steps" if moved[j] and small_agrees[j] else
-                           "one-sided derivatives differ; the claim matches one side or lies between")
+            status.append("kink")
+            reasons.append("agrees at smaller steps: the step crossed a kink" if moved[j] and converges[j] else
+                           "one-sided derivatives differ (a kink); the claim matches one side or lies between")
+        elif roundoff[j]:
+            status.append("pass")
+            reasons.append("agrees with a lower-noise estimate: the disagreement was round-off")
         else:
-            reasons.append("kink, but the claim matches neither side" if evidence[j] else "no kink: a real mismatch")
-    return Recheck(idx, [bool(k) for k in kink], central, fwd, bwd, best, reasons, 1 + 6 * n)
+            status.append("fail")
+            reasons.append("a kink, but the claim matches neither side" if evidence[j] else "a real mismatch")
+    return Recheck(idx, status, [s == "kink" for s in status], central, fwd, bwd, rich, best, reasons, 1 + 10 * n)
 
 
 __all__ = [

@@ -1,0 +1,450 @@
+"""`check_gradient(f, *arrays)`: the CS224n `gradcheck_naive` use, with verdicts a grader can trust.
+
+    >>> import numpy as np
+    >>> from gradcheck_cli import check_gradient
+    >>> def f(x):
+    ...     return np.sum(x ** 2), 2 * x
+    >>> bool(check_gradient(f, np.arange(3.0)))
+    True
+
+f(*arrays) (or f(**arrays) when they are given by name) returns
+(value, grads): value a real scalar, grads a single array (one input), a
+tuple/list aligned with the inputs, or a dict keyed by position or name.
+Every input's gradient is checked against numerical derivatives of value:
+every entry up to `FULL_LIMIT` entries, random directions above (then entries
+sampled to name a culprit), `sample=N` random entries on request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .compare import compare, diagnose, noise_floor, relative_error
+from .finite_diff import FiniteDiffError, directional_check, numeric_gradient, recheck_entries
+from .result import Check
+
+FULL_LIMIT = 10_000
+LOCALIZE = 64  # entries sampled to name a culprit after random directions disagree
+RECHECK_BATCH = 64  # disagreeing entries re-checked at a time (worst first)
+METHOD_NAMES = {"central": "central differences", "complex": "complex step", "richardson": "Richardson"}
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The entry that disagrees most (or, when all agree, the largest relative error)."""
+
+    name: str
+    index: tuple[int, ...]
+    numeric: float
+    claimed: float
+    rel_error: float
+    abs_error: float
+
+    @property
+    def label(self) -> str:
+        return _entry(self.name, self.index)
+
+
+@dataclass
+class GradientCheck:
+    """The outcome of `check_gradient`: truthy iff every gradient agrees."""
+
+    ok: bool
+    checks: list[Check]
+    worst: Worst | None
+    report: str
+    seed: int = 0
+    evaluations: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return self.report
+
+
+def _entry(name: str, index: tuple[int, ...]) -> str:
+    return f"{name}[{', '.join(str(i) for i in index)}]" if index else name
+
+
+def _g(v: float) -> str:
+    return f"{v:.6g}"
+
+
+# ---------------------------------------------------------------- inputs and f's output
+
+
+@dataclass
+class _Input:
+    name: str
+    key: int | str
+    x: np.ndarray
+    scalar: bool  # a Python number: f gets a Python number back
+
+
+class _Misuse(Exception):
+    """f's output cannot be read as (value, grads): reported, never a crash."""
+
+
+def _inputs(arrays: Sequence[Any], named: Mapping[str, Any]) -> list[_Input]:
+    if arrays and named:
+        raise TypeError("check_gradient: pass the inputs either all positionally or all by name, not both")
+    if not arrays and not named:
+        raise TypeError("check_gradient: no inputs to differentiate with respect to")
+    items: list[tuple[str, int | str, Any]]
+    if named:
+        items = [(k, k, v) for k, v in named.items()]
+    else:
+        items = [("x" if len(arrays) == 1 else f"x{i}", i, a) for i, a in enumerate(arrays)]
+    out = []
+    for name, key, a in items:
+        scalar = isinstance(a, (int, float, np.number)) and not isinstance(a, (bool, complex))
+        x = np.array(a, dtype=np.float64)
+        out.append(_Input(name, key, x, scalar))
+    return out
+
+
+def _call(f: Callable[..., Any], inputs: list[_Input], values: list[Any]) -> Any:
+    if isinstance(inputs[0].key, str):
+        return f(**{inp.name: v for inp, v in zip(inputs, values)})
+    return f(*values)
+
+
+def _as_arg(inp: _Input, x: np.ndarray) -> Any:
+    """What f receives: a copy (f may not modify the caller's arrays), or a Python number."""
+    if inp.scalar:
+        return complex(x.reshape(())) if np.iscomplexobj(x) else float(x.reshape(()))
+    return x.copy()
+
+
+def _split(out: Any) -> tuple[Any, Any]:
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        got = f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+        raise _Misuse(f"f must return (value, grads); it returned {got}")
+    return out[0], out[1]
+
+
+def _value(v: Any, complex_ok: bool) -> Any:
+    arr = np.asarray(v)
+    if arr.dtype == object or arr.size != 1:
+        raise _Misuse(f"f's value must be a scalar; got {'shape ' + str(arr.shape) if arr.dtype != object else type(v).__name__}")
+    if np.iscomplexobj(arr) and not complex_ok:
+        raise _Misuse("f's value is complex for real inputs")
+    return arr.reshape(()).item()
+
+
+def _grads(grads: Any, inputs: list[_Input]) -> dict[str, Any]:
+    """grads as {input name: claimed gradient or None}: one array, a sequence, or a dict."""
+    names = [i.name for i in inputs]
+    if isinstance(grads, Mapping):
+        out: dict[str, Any] = {}
+        for inp in inputs:
+            for k in (inp.key, inp.name) if isinstance(inp.key, int) else (inp.key,):
+                if k in grads:
+                    out[inp.name] = grads[k]
+                    break
+            else:
+                out[inp.name] = None
+        return out
+    if isinstance(grads, (tuple, list)) and len(inputs) > 1:
+        if len(grads) != len(inputs):
+            raise _Misuse(f"f returned {len(grads)} gradients for {len(inputs)} inputs ({', '.join(names)})")
+        return dict(zip(names, grads))
+    if len(inputs) == 1:
+        return {names[0]: grads}
+    raise _Misuse(f"f must return one gradient per input ({', '.join(names)}) as a tuple, list or dict; "
+                  f"got a {type(grads).__name__}")
+
+
+def _allowed_shapes(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """A gradient has its input's shape; a vector's may be (m,) or (m, 1), a scalar's any size-1 shape."""
+    if len(shape) == 0 or (len(shape) >= 1 and int(np.prod(shape)) == 1):
+        return [shape, (), (1,), (1, 1)]
+    if len(shape) == 1:
+        return [shape, (shape[0], 1)]
+    if len(shape) == 2 and 1 in shape:
+        return [shape, (max(shape),)]
+    return [shape]
+
+
+def _claimed(name: str, g: Any, x: np.ndarray) -> np.ndarray | str:
+    """The claimed gradient in x's shape, or a message saying what is wrong with it."""
+    want = " or ".join(str(s) for s in dict.fromkeys(_allowed_shapes(x.shape)))
+    if g is None:
+        return f"no gradient for {name} (expected shape {want})"
+    try:
+        arr = np.asarray(g)
+        if arr.dtype == object or np.iscomplexobj(arr):
+            raise TypeError(arr.dtype)
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        return f"the gradient of {name} is not a real numeric array (got {type(g).__name__}); expected shape {want}"
+    if arr.shape not in _allowed_shapes(x.shape):
+        hint = "; looks like: transposed" if arr.ndim == 2 and arr.shape == x.shape[::-1] else ""
+        return f"the gradient of {name} has shape {arr.shape}, expected {want} (the shape of {name}){hint}"
+    return arr.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- one input
+
+
+@dataclass
+class _Outcome:
+    check: Check
+    worst: Worst | None
+    failing: bool
+
+
+def _choose_method(method: str, fun: Callable[[np.ndarray], Any], x: np.ndarray, f0: float,
+                   rng: np.random.Generator) -> tuple[str, int]:
+    """auto: complex step if f carries complex numbers correctly here, else central differences.
+
+    Probe: one random direction by complex step and by central differences; they
+    must agree to 1e-5 (far above either's error, far below any plausible way of
+    dropping imaginary parts). Costs 3 or 5 evaluations.
+    """
+    if method != "auto":
+        return method, 0
+    v = rng.standard_normal(x.shape) * np.maximum(1.0, np.abs(x))
+    try:
+        with np.errstate(all="ignore"):
+            hc = 1e-20
+            zc = np.asarray(fun(x.astype(np.complex128) + 1j * hc * v))
+            if not np.iscomplexobj(zc) or zc.size != 1:
+                return "central", 1
+            dc = float(zc.reshape(()).imag) / hc
+    except Exception:  # f cannot take complex input: central differences it is
+        return "central", 1
+    evals = 1
+    for h in (1e-6, 1e-8):  # the smaller step in case the first straddles a kink
+        dr = (float(np.real(fun(x + h * v))) - float(np.real(fun(x - h * v)))) / (2 * h)
+        evals += 2
+        tol = 1e-5 * max(abs(dc), abs(dr)) + float(noise_floor("central", f0, h=h)) * 10
+        if abs(dc - dr) <= tol:
+            return "complex", evals
+    return "central", evals
+
+
+def _check_one(fun: Callable[[np.ndarray], Any], inp: _Input, claimed: np.ndarray, f0: float, *, method: str,
+               rng: np.random.Generator, rtol: float | None, sample: int | None, mode: str) -> _Outcome:
+    x = inp.x
+    meth, evals = _choose_method(method, fun, x, f0, rng)
+    P = x.size
+    if mode == "auto":
+        mode = "sample" if sample else ("full" if P <= FULL_LIMIT else "fast")
+    base = dict(name=inp.name, kind="impl", wrt=inp.name, method=meth, mode=mode)
+    if mode == "fast":
+        res = directional_check(fun, x, claimed, rng, k=4, method=meth, f_scale=f0)
+        evals += res.evaluations
+        if res.ok:
+            msg = (f"{res.k} random directions agree; a bug confined to a few entries below about "
+                   f"{res.resolution:.1g} relative could be missed (sample=N or mode='full' checks entries)")
+            return _Outcome(Check(ok=True, status="pass", message=msg, max_abs_error=res.max_abs_error,
+                                  max_rel_error=res.max_rel_error, evaluations=evals, **base), None, False)
+        flat = rng.choice(P, size=min(P, LOCALIZE), replace=False)
+        indices: list[tuple[int, ...]] | None = [tuple(int(i) for i in np.unravel_index(k, x.shape)) for k in flat]
+        sampled = _entries(fun, x, claimed, f0, indices, meth, rtol, evals, base)
+        if not sampled.failing:
+            msg = (f"random directional derivatives disagree (relative error {res.max_rel_error:.2g}) but none of "
+                   f"{len(flat)} sampled entries does: the wrong entries are elsewhere (mode='full' finds them)")
+            sampled.check.ok, sampled.check.status, sampled.check.message = False, "fail", msg
+            sampled.failing = True
+        return sampled
+    indices = None
+    if mode == "sample":
+        flat = np.sort(rng.choice(P, size=min(P, sample or LOCALIZE), replace=False))
+        indices = [tuple(int(i) for i in np.unravel_index(k, x.shape)) for k in flat]
+    return _entries(fun, x, claimed, f0, indices, meth, rtol, evals, base)
+
+
+def _entries(fun: Callable[[np.ndarray], Any], x: np.ndarray, claimed: np.ndarray, f0: float,
+             indices: list[tuple[int, ...]] | None, meth: str, rtol: float | None, evals: int,
+             base: dict[str, Any]) -> _Outcome:
+    """Per-entry derivatives (all, or `indices`), the error-model verdict, and kink/round-off re-checks."""
+    name = base["name"]
+    num, e = numeric_gradient(fun, x, method=meth, indices=indices)
+    evals += e
+    cl = claimed if indices is None else np.array([claimed[i] for i in indices])
+    xs = np.abs(x) if indices is None else np.array([abs(x[i]) for i in indices])
+    cmp = compare(num, cl, method=meth, f_scale=f0, x_scale=xs, rtol=rtol)
+
+    def at(pos: Sequence[int]) -> tuple[int, ...]:
+        return tuple(int(v) for v in pos) if indices is None else indices[int(pos[0])]
+
+    if cmp.problem == "nonfinite":
+        i = at(cmp.worst_index or [0])
+        msg = cmp.message.replace("at index", "at").replace(str(cmp.worst_index), _entry(name, i))
+        return _Outcome(Check(ok=False, status="fail", message=msg, worst_index=list(i), evaluations=evals,
+                              **base), None, True)
+    n_checked = x.size if indices is None else len(indices)
+    rel_all = np.abs(num - cl) / np.maximum(np.maximum(np.abs(num), np.abs(cl)), 1e-300)
+    pos_of = {at(b): tuple(b) for b in cmp.bad_indices}  # entry of x → position in num
+    sorted_out, evals = _recheck(fun, x, claimed, list(pos_of), lambda b: float(rel_all[pos_of[b]]), evals)
+    failing, kinks, noisy = sorted_out["fail"], sorted_out["kink"], sorted_out["pass"]
+    if not failing:
+        rel_ok = relative_error(num, cl, noise_floor(meth, f0, x_scale=xs, h=None, grad_scale=float(
+            np.max(np.abs(num), initial=0.0))) / (cmp.rtol or 1.0))
+        for b in kinks + noisy:  # explained by the re-check: their first-step error is not the method's
+            rel_ok[pos_of[b]] = 0.0
+        pos = tuple(int(v) for v in np.unravel_index(int(np.argmax(rel_ok)), rel_ok.shape)) if rel_ok.size else ()
+        wi = at(pos) if rel_ok.size else ()
+        worst = Worst(name, wi, float(num[pos]), float(cl[pos]), float(rel_ok[pos]),
+                      float(abs(num[pos] - cl[pos]))) if rel_ok.size else None
+        max_rel = float(rel_ok[pos]) if rel_ok.size else 0.0
+        msg = (f"{'all ' if indices is None and n_checked > 1 else ''}{n_checked} "
+               f"entr{'y agrees' if n_checked == 1 else 'ies agree'}")
+        if indices is not None:
+            msg += f" ({n_checked} of {x.size} sampled; the rest were not checked)"
+        if kinks:
+            msg += (f"; {len(kinks)} disagreed only across a kink (e.g. {_entry(name, kinks[0])}), "
+                    f"re-checked at smaller steps")
+        if noisy:
+            msg += f"; {len(noisy)} agreed only after re-checking with less round-off"
+        return _Outcome(Check(ok=True, status="kink" if kinks else "pass", message=msg,
+                              max_abs_error=cmp.max_abs_error, max_rel_error=max_rel,
+                              worst_index=list(wi), evaluations=evals, **base), worst, False)
+    wi = max(failing, key=lambda b: float(rel_all[pos_of[b]]))
+    p = pos_of[wi]
+    nv, cv = float(num[p]), float(cl[p])
+    rel = float(rel_all[p])
+    diag = diagnose(num, claimed) if indices is None else None
+    n_bad = len(failing)
+    msg = (f"{_entry(name, wi)}: claimed {_g(cv)}, numeric {_g(nv)}, relative error {rel:.2g}; "
+           f"{n_bad} of {n_checked} {'sampled ' if indices is not None else ''}entries of {name} disagree")
+    if diag:
+        msg += f"; looks like: {diag}"
+    return _Outcome(Check(ok=False, status="fail", message=msg, max_abs_error=cmp.max_abs_error,
+                          max_rel_error=max(cmp.max_rel_error, rel), worst_index=list(wi), evaluations=evals,
+                          diagnosis=diag, **base), Worst(name, wi, nv, cv, rel, abs(nv - cv)), True)
+
+
+def _recheck(fun: Callable[[np.ndarray], Any], x: np.ndarray, claimed: np.ndarray, bad: list[tuple[int, ...]],
+             severity: Callable[[tuple[int, ...]], float], evals: int) -> tuple[dict[str, list[tuple[int, ...]]], int]:
+    """Sort disagreeing entries into "fail", "kink" and "pass" (round-off), worst first, in batches.
+
+    Stops after the first batch with a real failure: a gradient that is wrong
+    everywhere costs one batch of re-checks, not 10 evaluations per entry.
+    Entries never re-checked count as failing.
+    """
+    order = sorted(bad, key=lambda b: -severity(b))
+    out: dict[str, list[tuple[int, ...]]] = {"fail": [], "kink": [], "pass": []}
+    for start in range(0, len(order), RECHECK_BATCH):
+        chunk = order[start:start + RECHECK_BATCH]
+        r = recheck_entries(fun, x, chunk, target=[claimed[b] for b in chunk])
+        evals += r.evaluations
+        for b, status in zip(chunk, r.status):
+            out[status].append(b)
+        if out["fail"]:
+            out["fail"] += order[start + RECHECK_BATCH:]
+            break
+    return out, evals
+
+
+# ---------------------------------------------------------------- the API
+
+
+def check_gradient(
+    f: Callable[..., Any],
+    *arrays: Any,
+    method: str = "auto",
+    seed: int = 0,
+    rtol: float | None = None,
+    sample: int | None = None,
+    mode: str = "auto",
+    **named_arrays: Any,
+) -> GradientCheck:
+    """Check the gradients f returns against numerical derivatives of f's value.
+
+    f(*arrays) (or f(**named_arrays)) → (value, grads). method: "auto" (complex
+    step when f carries complex numbers correctly, else central differences),
+    "central", "complex", "richardson". mode: "auto" (every entry up to 10⁴
+    entries per input, random directions above), "full", "fast", "sample"
+    (`sample` random entries per input). rtol overrides the error model's
+    relative tolerance. Inputs named method/seed/rtol/sample/mode must be
+    passed positionally.
+    """
+    t0 = time.perf_counter()
+    inputs = _inputs(arrays, named_arrays)
+    rng = np.random.default_rng(seed)
+    how = METHOD_NAMES.get(method, method) if method != "auto" else "auto method"
+    try:
+        value, grads = _split(_call(f, inputs, [_as_arg(i, i.x) for i in inputs]))
+        v0 = _value(value, complex_ok=False)
+        claimed = _grads(grads, inputs)
+    except _Misuse as e:
+        check = Check(name="f", kind="impl", ok=False, status="error", message=str(e))
+        return GradientCheck(False, [check], None, f"gradient check failed: {e}", seed)
+    if not np.isfinite(v0):
+        msg = f"f's value is {v0} at the given point"
+        return GradientCheck(False, [Check(name="f", kind="impl", ok=False, status="fail", message=msg)], None,
+                             f"gradient check failed: {msg}", seed)
+    outcomes: list[_Outcome] = []
+    for k, inp in enumerate(inputs):
+        c = _claimed(inp.name, claimed[inp.name], inp.x)
+        if isinstance(c, str):
+            diag = "transposed" if c.endswith("transposed") else None
+            outcomes.append(_Outcome(Check(name=inp.name, kind="impl", ok=False, status="fail", message=c,
+                                           wrt=inp.name, diagnosis=diag), None, True))
+            continue
+        fun = _value_of(f, inputs, k)
+        try:
+            outcomes.append(_check_one(fun, inp, c, abs(float(v0)), method=method, rng=rng, rtol=rtol,
+                                       sample=sample, mode=mode))
+        except (_Misuse, FiniteDiffError) as e:
+            outcomes.append(_Outcome(Check(name=inp.name, kind="impl", ok=False, status="error", message=str(e),
+                                           wrt=inp.name), None, True))
+    elapsed = time.perf_counter() - t0
+    for o in outcomes:
+        o.check.seconds = elapsed / len(outcomes)
+    return _result(outcomes, seed, how)
+
+
+def _value_of(f: Callable[..., Any], inputs: list[_Input], k: int) -> Callable[[np.ndarray], Any]:
+    """x ↦ f's value with input k set to x and the others fixed: what finite differences perturb."""
+    fixed = [_as_arg(i, i.x) for i in inputs]
+
+    def fun(x: np.ndarray) -> Any:
+        vals = list(fixed)
+        vals[k] = _as_arg(inputs[k], x)
+        value, _grads = _split(_call(f, inputs, vals))
+        return _value(value, complex_ok=np.iscomplexobj(x))
+
+    return fun
+
+
+def _result(outcomes: list[_Outcome], seed: int, how: str) -> GradientCheck:
+    checks = [o.check for o in outcomes]
+    ok = all(c.ok for c in checks)
+    failing = [o for o in outcomes if o.failing]
+    worst: Worst | None
+    if failing:
+        worst = next((o.worst for o in failing if o.worst), None)
+    else:
+        cands = [o.worst for o in outcomes if o.worst]
+        worst = max(cands, key=lambda w: w.rel_error) if cands else None
+    methods = sorted({METHOD_NAMES.get(c.method, c.method) for c in checks if c.evaluations}) or [how]
+    head = f"gradient check {'passed' if ok else 'FAILED'} ({', '.join(methods)}, seed {seed})"
+    lines = [head]
+    for c in checks:
+        if c.ok:
+            err = f", max relative error {c.max_rel_error:.1g}" if c.max_rel_error is not None else ""
+            lines.append(f"  {c.name}: ok ({c.message}{err})")
+        else:
+            lines.append(f"  {c.message}" if c.message.startswith(c.name) else f"  {c.name}: {c.message}")
+    return GradientCheck(ok, checks, worst, "\n".join(lines), seed, sum(c.evaluations for c in checks))
+
+
+def assert_gradient(f: Callable[..., Any], *arrays: Any, **kwargs: Any) -> GradientCheck:
+    """check_gradient, raising AssertionError with the report when a gradient is wrong (pytest, otter, nbgrader)."""
+    result = check_gradient(f, *arrays, **kwargs)
+    if not result:
+        raise AssertionError(result.report)
+    return result
+
+
+__all__ = ["FULL_LIMIT", "GradientCheck", "Worst", "assert_gradient", "check_gradient"]
