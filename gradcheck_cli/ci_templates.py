@@ -101,6 +101,8 @@ gradcheck run --format gradescope --output /autograder/results/results.json || t
 
 GRADESCOPE_SETUP = """\
 #!/usr/bin/env bash
+set -e
+apt-get update
 apt-get install -y python3 python3-pip
 pip3 install gradcheck-cli
 """

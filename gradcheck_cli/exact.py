@@ -236,7 +236,7 @@ def diff_all(expr: sp.Expr, variables: list[sp.Symbol], engine: str = "auto") ->
     if use_se and symengine_safe(expr):
         try:
             return _diff_symengine(expr, variables)
-        except (RuntimeError, TypeError, NotImplementedError, AttributeError, ValueError):
+        except Exception:  # symengine's SympifyError and friends: sympy can do it
             if engine == "symengine":
                 raise
     return [sp.diff(expr, v) for v in variables]
@@ -307,12 +307,14 @@ def difference(derived_expr: Expr, exact_matrix: sp.Matrix, graph: Graph,
     syms = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
     generic = sorted({f.func for e in exprs for f in e.atoms(sp.core.function.AppliedUndef)}, key=str)
     compared = [0] * len(open_)
-    for k in range(points):
+    for k in range(4 * points):  # extra points stand in for poles and kinks
+        if min(compared) >= points:
+            break
         values = _numeric(exprs, syms, generic, rng, k)
         for n, idx in enumerate(open_):
             va, vb = values[n], values[n + len(open_)]
             if not (_finite(va) and _finite(vb)):
-                continue  # a pole or an undefined point: the other points decide
+                continue  # a pole, or a kink (relu′, max at a tie): the other points decide
             if abs(va - vb) > mpmath.mpf("1e-30") * max(1, abs(va), abs(vb)):
                 i, j = divmod(idx, a.shape[1])
                 return (f"entry [{i}, {j}]: {mpmath.nstr(va, 12)} ≠ {mpmath.nstr(vb, 12)} at a random point\n"
@@ -321,7 +323,7 @@ def difference(derived_expr: Expr, exact_matrix: sp.Matrix, graph: Graph,
     for n, idx in enumerate(open_):
         if not compared[n]:
             i, j = divmod(idx, a.shape[1])
-            return f"entry [{i}, {j}]: no random point where both sides are finite"
+            return f"entry [{i}, {j}]: no random point where both sides are finite and away from kinks"
     return None
 
 
@@ -332,7 +334,7 @@ def symbolically_zero(d: sp.Expr) -> bool:
     if HAVE_SYMENGINE and symengine_safe(d):
         try:
             return bool(_se.expand(_se.sympify(d)) == 0)
-        except (RuntimeError, TypeError, NotImplementedError, AttributeError, ValueError):
+        except Exception:  # not convertible (an ITE in a Piecewise condition): try sympy
             pass
     ops = sp.count_ops(d)
     if ops <= 150 and sp.expand(d) == 0:
@@ -366,9 +368,13 @@ def _numeric(exprs: list[sp.Expr], syms: list[sp.Symbol], generic: list[Any], rn
         for e in exprs:
             try:
                 out.append(ev(e))
-            except (ZeroDivisionError, ValueError, OverflowError):
+            except (ZeroDivisionError, ValueError, OverflowError, _Kink):
                 out.append(mpmath.nan)
         return out
+
+
+class _Kink(Exception):
+    """The point sits on a kink (a step's argument is exactly 0): no derivative to compare."""
 
 
 class _MpEval:
@@ -426,7 +432,9 @@ class _MpEval:
             return mpmath.nan
         if isinstance(e, sp.Heaviside):
             x = self(e.args[0])
-            return mpmath.mpf(1) if x > 0 else mpmath.mpf(0) if x < 0 else mpmath.mpf(0.5)
+            if x == 0:
+                raise _Kink(e)
+            return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
         if isinstance(e, (sp.Max, sp.Min)):
             vals = [self(a) for a in e.args]
             return max(vals) if isinstance(e, sp.Max) else min(vals)
@@ -453,6 +461,8 @@ class _MpEval:
             return False
         if isinstance(c, sp.core.relational.Relational):
             a, b = self(c.lhs), self(c.rhs)
+            if a == b:  # a Piecewise step exactly at its switch
+                raise _Kink(c)
             return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[c.rel_op]
         if isinstance(c, sp.And):
             return all(self._truth(a) for a in c.args)

@@ -47,6 +47,31 @@ def run_one(check: Any) -> Outcome:
         return None, f"gradcheck internal error in this check ({type(e).__name__}: {e}); please report it", None
 
 
+def rerun_command(check: Any) -> str:
+    """`gradcheck verify …` with the options of a configured check: what a student types to reproduce it."""
+    import shlex
+
+    from .report.common import relpath
+
+    parts = ["gradcheck", "verify", relpath(str(check.file)), "--seed", str(check.seed)]
+    if check.trials != 2:
+        parts += ["--trials", str(check.trials)]
+    if check.convention != "either":
+        parts += ["--convention", check.convention]
+    if check.method != "auto":
+        parts += ["--method", check.method]
+    for name, fn in sorted(dict(check.bind).items()):
+        parts += ["--bind", f"{name}={fn}"]
+    if check.impl:
+        path, _, func = check.impl.rpartition(":")
+        parts += ["--impl", f"{relpath(path)}:{func}"]
+        if check.vectors != "flat":
+            parts += ["--vectors", check.vectors]
+        if check.timeout != 60.0:
+            parts += ["--timeout", f"{check.timeout:g}"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:
     jobs = jobs or os.cpu_count() or 1
     jobs = max(1, min(jobs, len(checks)))
@@ -69,7 +94,8 @@ def run_config(path: Path | None, fmt: str = "text", jobs: int = 0) -> tuple[Any
     lines = []
     for check, (report, error, line) in zip(cfg.checks, outcomes):
         entries.append(Entry(name=check.name, points=check.points, visibility=check.visibility,
-                             report=report, error=error, partial=check.partial, file=str(check.file), line=line))
+                             report=report, error=error, partial=check.partial, file=str(check.file), line=line,
+                             rerun=rerun_command(check)))
         pts = f" [{check.points:g} point{'s' if check.points != 1 else ''}]" if check.points is not None else ""
         lines.append(f"== {check.name}{pts}")
         lines.append(render_report_text(report).rstrip() if report is not None else f"  ERROR {error}")
@@ -104,5 +130,7 @@ def init_files(ci: str, directory: Path, force: bool) -> list[Path]:
             raise UsageError(f"{p} exists; use --force to overwrite it")
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(content, encoding="utf-8")
+        if content.startswith("#!"):  # run_autograder, setup.sh: Gradescope executes them
+            p.chmod(p.stat().st_mode | 0o111)
         written.append(p)
     return written

@@ -450,7 +450,12 @@ def _fn_shape(args: tuple[Expr, ...], **p: Any) -> Shape:
     return args[0].shape
 
 
+MUTATION: list[str | None] = [None]  # "f_for_fprime": the classic slip, derived to diagnose it
+
+
 def _fn_vjp(g: Expr, out: Expr, a: Expr) -> tuple[Expr]:
+    if MUTATION[-1] == "f_for_fprime":
+        return (alg.mul(g, out),)
     return (alg.mul(g, alg.fn_derivative(out)),)
 
 

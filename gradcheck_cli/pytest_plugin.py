@@ -48,10 +48,22 @@ class Gradcheck:
         return str(p)
 
     def verify(self, path: str | Path, **options: Any) -> Report:
-        """Run `gradcheck verify` on one file and return its Report (never raises on a failed check)."""
-        from .api import verify_file
+        """Run `gradcheck verify` on one file and return its Report (never raises on a failed check).
 
-        return verify_file(self._path(path), **options)
+        `options` are those of `gradcheck_cli.VerifyOptions` (seed, trials,
+        convention, bind, impl, …); an `impl` path is resolved like `path`.
+        """
+        from .api import VerifyOptions, verify_file
+
+        if "impl" in options and options["impl"]:
+            file, sep, func = str(options["impl"]).rpartition(":")
+            if sep:
+                options["impl"] = f"{self._path(file)}:{func}"
+        try:
+            opts = VerifyOptions(**options)
+        except TypeError as e:
+            raise TypeError(f"gradcheck.verify: {e} (the options are VerifyOptions' fields)") from None
+        return verify_file(self._path(path), opts)
 
     def assert_file(self, path: str | Path, **options: Any) -> Report:
         """Verify a file; raise AssertionError naming every failed check (name, line, message)."""

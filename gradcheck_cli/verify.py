@@ -40,6 +40,7 @@ class VerifyOptions:
     vectors: str = "flat"
     timeout: float = 60.0
     tolerance: float | None = None  # relative tolerance override (config)
+    points: list[dict[str, Any]] | None = None  # check at these inputs instead of random ones
 
 
 def verify_file(path: str, opts: VerifyOptions | None = None) -> Report:
@@ -71,6 +72,12 @@ class _Point:
 def _points(graph: Graph, opts: VerifyOptions) -> Iterator[_Point]:
     rng = np.random.default_rng(opts.seed)
     for binding in _bindings(graph, opts):
+        if opts.points is not None:
+            for t, given in enumerate(opts.points):
+                values = {k: np.atleast_2d(np.asarray(v, dtype=float)).reshape(
+                    graph.env.concrete(graph.variables[k].expr.shape)) for k, v in given.items()}
+                yield _Point(Context(graph, values, binding), f"given point {t + 1}")
+            continue
         for t in range(opts.trials):
             values = _finite_point(graph, rng, binding)
             label = f"point {t + 1}" + "".join(f", {k} = {v}" for k, v in binding.items() if k in graph.generic_functions())
@@ -156,7 +163,37 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
                      diagnosis="transposed" if "transpose" in problem else None, **base)  # type: ignore[arg-type]
     expr = claim.expr
     return _check_value(claim.name, "claim", graph, num, den, lambda ctx: evaluate(expr, ctx), conv, points, opts,
-                        line=claim.line, wrt=claim.den)
+                        line=claim.line, wrt=claim.den, suspects=_suspects(graph, claim))
+
+
+def _suspects(graph: Graph, claim: ClaimSpec) -> Any:
+    """The usual wrong answers, derived, so a failure can be named: f for f′, a term dropped."""
+    from . import algebra as alg
+    from .ops import MUTATION
+
+    if claim.num not in graph.values or not is_scalar(graph.values[claim.num].shape):
+        return None
+    try:
+        right = derive(graph, [claim.den], output=claim.num).gradients[0].shape_form
+        MUTATION.append("f_for_fprime")
+        try:
+            slip = derive(graph, [claim.den], output=claim.num).gradients[0].shape_form
+        finally:
+            MUTATION.pop()
+    except GradcheckError:
+        return None
+    if right is None:
+        return None
+    with using(graph.env):
+        terms = [alg.scale(c, t) for c, t in alg._terms(right)] if right.op == "add" else []
+
+    def values(ctx: Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        alts = {}
+        if slip is not None and slip is not right:
+            alts["f used where f′ belongs"] = evaluate(slip, ctx)
+        missing = {to_dsl(t, graph.names()): evaluate(t, ctx) for t in terms}
+        return alts, missing
+    return values
 
 
 def _convention(num: Expr, den: Expr, claim: Expr, strict: str) -> tuple[str | None, str | None]:
@@ -213,7 +250,8 @@ def _analytic_path(out: Expr, wrt: Expr, ctx: Context) -> bool:
 
 
 def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr, value_of: Any, conv: str | None,
-                 points: list[_Point], opts: VerifyOptions, line: int | None, wrt: str | None) -> Check:
+                 points: list[_Point], opts: VerifyOptions, line: int | None, wrt: str | None,
+                 suspects: Any = None) -> Check:
     t0 = time.perf_counter()
     worst: Check | None = None
     evaluations = 0
@@ -230,7 +268,8 @@ def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr, value
                 method = "complex" if _analytic_path(num, den, pt.ctx) else "central"
             result = checker.check(fun, claimed, conv=conv, method=method, mode=opts.mode, sample=opts.sample,
                                    rng=np.random.default_rng(opts.seed + 17), rtol=opts.tolerance,
-                                   scalar_out=is_scalar(num.shape), label=_entry_label(den, graph))
+                                   scalar_out=is_scalar(num.shape), label=_entry_label(den, graph),
+                                   suspects=(lambda ctx=pt.ctx: suspects(ctx)) if suspects else None)
         evaluations += result.evaluations
         check = Check(name=name, kind=kind, ok=result.ok, status=result.status, message=result.message,
                       convention=conv, max_abs_error=result.max_abs_error, max_rel_error=result.max_rel_error,

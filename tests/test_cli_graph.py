@@ -10,12 +10,14 @@ format's topological order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -66,7 +68,7 @@ def parse_dot(text: str) -> tuple[dict[str, dict[str, str]], list[tuple[str, str
             nodes[name] = attrs(st.children[1]) if len(st.children) > 1 else {}
         elif getattr(st, "data", None) == "edge_stmt":
             ids = [str(c) for c in st.children if not hasattr(c, "data")]
-            edges.extend(zip(ids, ids[1:]))
+            edges.extend(itertools.pairwise(ids))
     return nodes, edges
 
 
@@ -102,7 +104,7 @@ def test_text_format_is_topological(path: Path, cli: Callable[..., Any]) -> None
         else:
             m = pattern.match(line)
             assert m, line
-            name, shape, op, args = m.groups()
+            name, _shape, _op, args = m.groups()
             for arg in (a.strip() for a in args.split(", ")):
                 if re.fullmatch(r"[A-Za-z_]\w*", arg):   # a name (not a number, a param or ones(n))
                     assert arg in defined, f"{arg} used before it is defined in {line!r}"
@@ -147,13 +149,13 @@ def test_dot_names_the_intermediates(cli: Callable[..., Any]) -> None:
     assert "z = add" in labels and "h = f" in labels and "s = matmul" in labels
 
 
-def test_dot_escapes_quotes() -> None:
+def test_dot_labels_derivative_calls() -> None:
     from gradcheck_cli.ir import parse
     from gradcheck_cli.render.graph import render_graph
 
-    g = parse("dims n = 2\nx : n\nh = f(x)\nf : function\ns = sum(f'(x))\n")
+    g = parse("dims n = 2\nx : n\nf : function\ns = sum(f'(x))\n")
     nodes, _ = parse_dot(render_graph(g, "dot"))
-    assert any("f'" in a["label"] for a in nodes.values())
+    assert [a["label"] for a in nodes.values()] == ["x\\nn×1", "f'\\nn×1", "s = sum\\nscalar"]
 
 
 # ---------------------------------------------------------------- mermaid
@@ -213,7 +215,7 @@ def test_help_lists_every_command(cli: Callable[..., Any]) -> None:
     r = cli("--help")
     assert r.exit_code == 0, r.output
     for command in COMMANDS:
-        assert re.search(rf"^\s+{command}\s", r.stdout, re.M), command
+        assert re.search(rf"^\s+{command}\s", r.stdout, re.MULTILINE), command
     assert "--version" in r.stdout
 
 
@@ -238,7 +240,7 @@ def test_unknown_command_exits_2(cli: Callable[..., Any]) -> None:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60, check=False,
                           env={**os.environ, "NO_COLOR": "1"})
 
 

@@ -12,12 +12,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from gradcheck_cli.errors import GradcheckError, NameError_, ParseError, ShapeError, Span, format_error
+from gradcheck_cli.errors import (
+    GradcheckError,
+    NameError_,
+    ParseError,
+    ShapeError,
+    Span,
+    format_error,
+)
 from gradcheck_cli.ir import parse
 
 ERRORS = Path(__file__).parent / "golden" / "errors"
@@ -119,7 +127,7 @@ def test_subprocess_exit_code_and_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.grad"
     bad.write_text("dims n = 3, m = 4\nW : n x m\nx : m\nu : n\ns = u^T tanh(x W)\n", encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "gradcheck_cli", "graph", str(bad)], capture_output=True,
-                       text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+                       text=True, timeout=60, check=False, env={**os.environ, "NO_COLOR": "1"})
     assert r.returncode == 2, r.stderr
     assert r.stdout == ""
     assert "Traceback" not in r.stderr

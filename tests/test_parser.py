@@ -274,6 +274,13 @@ def test_juxtaposed_letters_follow_declared_names() -> None:
     assert sx(graph.values["s"]) == "(matmul (T u) Wx)"
 
 
+def test_longer_names_need_a_space() -> None:
+    # `Wf v` is the product; `Wfx` is not split, because f is not a declared single letter
+    assert value("Wf : n x m\ns = u^T Wf x") == "(matmul (matmul (T u) Wf) x)"
+    with pytest.raises(GradcheckError, match="unknown name Wfx"):
+        g("Wf : n x m\ns = u^T Wfx")
+
+
 def test_call_of_a_value_is_a_product() -> None:
     # a call binds like a postfix: u^T W(x + x) is u^T (W (x + x))
     assert value("s = u^T W(x + x)") == "(matmul (T u) (matmul W (add x x)))"

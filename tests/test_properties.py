@@ -309,6 +309,7 @@ def test_json_round_trips(text: str) -> None:
 @example(text=BIAS)
 @example(text=FANOUT)
 def test_equals_exact_entry_by_entry_derivative(text: str) -> None:
+    assume(_away_from_kinks(_point(text, 0)))  # max(x, [y; x]) ties for every value: no derivative there
     graph = parse(text)
     d = derive(graph)
     ex = Exact(graph)  # sizes 2, 3, 4: the formula must not depend on the file's sizes

@@ -28,7 +28,12 @@ from gradcheck_cli.numeric.result import Check, Report
 
 CALLS = []
 
-def verify_file(path, **options):
+class VerifyOptions:
+    def __init__(self, **options):
+        self.options = options
+
+def verify_file(path, opts):
+    options = opts.options
     CALLS.append((path, options))
     ok = "good" in str(path)
     return Report(file=str(path), seed=options.get("seed", 0), checks=[
@@ -41,6 +46,7 @@ def verify_file(path, **options):
 def install(monkeypatch):
     api = types.ModuleType("gradcheck_cli.api")
     api.verify_file = verify_file
+    api.VerifyOptions = VerifyOptions
     monkeypatch.setitem(sys.modules, "gradcheck_cli.api", api)
     return CALLS
 """

@@ -132,7 +132,7 @@ def test_broadcasting_agrees_with_numpy(a: str, b: str, op: str) -> None:
     except ShapeError:
         ours = None
         sizes = parse(decls + "h = M\noutput h\n").env.sizes
-    dims = lambda name: tuple(1 if d == "1" else sizes[d] for d in FORMS[name])  # noqa: E731
+    dims = lambda name: tuple(1 if d == "1" else sizes[d] for d in FORMS[name])
     try:
         theirs: tuple[int, ...] | None = np.broadcast_shapes(dims(a), dims(b))
     except ValueError:

@@ -247,7 +247,8 @@ def directional_check(
 
     vᵢ = zᵢ·max(1, |xᵢ|) with z standard normal (steps relative to scale). Costs
     2 evaluations per direction (central; richardson is run as central) or 1
-    (complex), plus 2 per direction that disagrees (re-checked at h/100, so a
+    (complex), plus 9 per central direction that disagrees (re-checked at
+    h/10 … h/10⁴ with one-sided quotients, as `recheck_entries` does, so a
     kink crossed by the step is not a failure). Tolerance per direction:
     rtol·Σ|gᵢvᵢ| + round-off, the model of `compare` with the dot product's
     natural magnitude Σ|gᵢvᵢ| as the scale.
@@ -281,7 +282,7 @@ def directional_check(
         rel = err / max(abs(num), abs(cl), magnitude, tol / rtol, np.finfo(float).tiny)
         status = "pass" if err <= tol else "fail"
         if status == "fail" and meth == "central":
-            status, extra = _directional_kink(fun, x, g, v, step, fs, magnitude, num, batched)
+            status, extra = _directional_kink(fun, x, g, v, step, fs, magnitude, fp, fm, batched)
             evals += extra
         dirs.append(Direction(cl, num, err, rel, tol, status))
         typical = magnitude / max(1, x.size)
@@ -296,21 +297,71 @@ def directional_check(
                              max((d.rel_error for d in dirs), default=0.0), resolution, evals, meth, msg)
 
 
+#: Step divisors of the kink re-check: h, h/10, …, h/10⁴. Round-off grows as the step
+#: shrinks (ε|f|/s, accounted for in the tolerance); a kink at distance d stops being
+#: straddled once s < d, so most kinks are resolved somewhere on the ladder.
+LADDER = (1.0, 10.0, 100.0, 1e3, 1e4)
+
+
 def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, step: float, fs: float,
-                      magnitude: float, num_h: float, batched: bool) -> tuple[str, int]:
-    """A failing direction is a kink if the estimate moves with the step and agrees at h/100."""
+                      magnitude: float, fp_h: float, fm_h: float, batched: bool) -> tuple[str, int]:
+    """Re-check a failing direction as `recheck_entries` re-checks an entry (kink or real)."""
     r = DIRECTIONAL_RTOL["central"]
-    s = step / 100
-    fp, fm = _along(fun, x, v * s, [1.0, -1.0], batched).real
-    num_s = float((fp - fm) / (2 * s))
-    cl_s = float(np.sum(g * ((x + s * v) - (x - s * v)) / (2 * s)))
-    tol_h = r * magnitude + float(noise_floor("central", fs, h=step))
-    tol_s = r * magnitude + float(noise_floor("central", fs, h=s))
-    moved = abs(num_h - num_s) > tol_h + tol_s
-    return ("kink" if moved and abs(num_s - cl_s) <= tol_s else "fail"), 2
+    steps = np.array([step / d for d in LADDER])
+    ts = [0.0] + [sgn * s for s in steps[1:] for sgn in (1.0, -1.0)]
+    vals = np.real(_along(fun, x, v, ts, batched)).astype(float)
+    f0 = vals[0]
+    fp = np.concatenate([[fp_h], vals[1::2]])
+    fm = np.concatenate([[fm_h], vals[2::2]])
+    central = ((fp - fm) / (2 * steps))[None]
+    fwd, bwd = ((fp - f0) / steps)[None], ((f0 - fm) / steps)[None]
+    cl = float(np.sum(g * v))
+    noise = np.array([[float(noise_floor("central", fs, h=s)) for s in steps]])
+    # at_kink_ok=False: a direction that sits on a kink would otherwise pass any claim
+    kink, _moved, _converges, _jump_ = _kink_verdict(central, fwd, bwd, np.array([cl]), r * magnitude + noise, noise,
+                                                     at_kink_ok=False)
+    return ("kink" if kink[0] else "fail"), len(ts)
 
 
-# ---------------------------------------------------------------- kinks
+def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.ndarray, tol: np.ndarray,
+                  noise: np.ndarray, at_kink_ok: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(kink, moved, converges, jump) per row; columns are the steps of `LADDER`.
+
+    moved: the central estimate changes with the step beyond its tolerance;
+    converges: at some smaller step it is clean of kinks (the one-sided gap is
+    insignificant, or shrank ≥3× from the step before: round-off would make it
+    grow) and matches the claim t;
+    one side: a one-sided quotient equals t at two consecutive smaller steps;
+    jump: the one-sided quotients differ the way a kink makes them (`_jump`);
+    the claim then must match one side or lie between (a subgradient);
+    at a kink (`at_kink_ok`): the gap is the same at every step down to h/1000,
+    so x is within ~1e-9 of a kink, or on it. There the one-dimensional data
+    cannot judge the claim (with several relu units at exactly 0, the chain
+    rule's choice per unit is valid and can lie anywhere), so it is a kink.
+    """
+    moved = np.any(np.abs(central[:, 1:] - central[:, :1]) > tol[:, 1:] + tol[:, :1], axis=1)
+    size = np.maximum(np.abs(fwd), np.abs(bwd))
+    gap = np.abs(fwd - bwd)
+    clean = (gap[:, 1:] <= 4 * noise[:, 1:] + 1e-5 * size[:, 1:]) | (gap[:, 1:] <= gap[:, :-1] / 3)
+    converges = np.any((np.abs(central[:, 1:] - t[:, None]) <= tol[:, 1:]) & clean, axis=1)
+    jump = _jump(gap[:, :3], noise[:, 2], size[:, 2])
+    # Between the one-sided derivatives at h/100, widened by half their gap: within a
+    # step of several kinks at once (relu units at exactly 0), the chain rule's per-unit
+    # choices sum to a valid value that need not lie between the one-sided derivatives.
+    side_tol = 2 * noise[:, 2] + (tol[:, 2] - noise[:, 2]) + 1e-5 * np.maximum(size[:, 2], np.abs(t)) + gap[:, 2] / 2
+    lo, hi = np.minimum(fwd[:, 2], bwd[:, 2]), np.maximum(fwd[:, 2], bwd[:, 2])
+    on_side = (t >= lo - side_tol) & (t <= hi + side_tol)
+    # one side of x is kink-free within the small steps: that one-sided quotient equals
+    # the claim at two consecutive steps (the other side keeps crossing a nearer kink)
+    tol_side = 2 * noise + (tol - noise) + 1e-5 * np.abs(t)[:, None]
+    fmatch, bmatch = np.abs(fwd - t[:, None]) <= tol_side, np.abs(bwd - t[:, None]) <= tol_side
+    one_side = np.any((fmatch[:, 1:-1] & fmatch[:, 2:]) | (bmatch[:, 1:-1] & bmatch[:, 2:]), axis=1)
+    kink = (moved & converges) | (jump & on_side) | ((moved | jump) & one_side)
+    if at_kink_ok and gap.shape[1] >= 4:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            steady = np.max(gap[:, :4], axis=1) <= 3 * np.min(gap[:, :4], axis=1)
+        kink |= steady & (gap[:, 3] > 4 * noise[:, 3] + 1e-5 * size[:, 3])
+    return kink, moved, converges, jump
 
 
 def _jump(gap: np.ndarray, noise_small: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -332,7 +383,7 @@ def _jump(gap: np.ndarray, noise_small: np.ndarray, size: np.ndarray) -> np.ndar
 class Recheck:
     """Re-evaluation of disagreeing entries, and a verdict per entry.
 
-    Columns of `central`, `forward` and `backward` are the steps h, h/10, h/100;
+    Columns of `central`, `forward` and `backward` are the steps h/d for d in `LADDER`;
     `richardson` is a low-noise estimate at the larger step ε^(1/5).
     With the claimed values (`target`), `status[j]` is:
       "kink"  the disagreement comes from a non-differentiable point (ok);
@@ -345,9 +396,9 @@ class Recheck:
     indices: list[Index]
     status: list[str]
     is_kink: list[bool]
-    central: np.ndarray  # (n, 3)
-    forward: np.ndarray  # (n, 3)
-    backward: np.ndarray  # (n, 3)
+    central: np.ndarray  # (n, len(LADDER))
+    forward: np.ndarray  # (n, len(LADDER))
+    backward: np.ndarray  # (n, len(LADDER))
     richardson: np.ndarray  # (n,)
     best: np.ndarray  # (n,) the estimate to report
     reasons: list[str] = field(default_factory=list)
@@ -371,71 +422,67 @@ def recheck_entries(
 ) -> Recheck:
     """Tell "the step crossed a kink" or "round-off" from "the derivative is wrong", per entry.
 
-    Kink: either the central estimate moves with the step beyond its noise and
-    converges to the claim as the step shrinks (h → h/10 → h/100: the larger
-    steps straddled a kink the smaller one does not), or the one-sided
+    Kink: either the central estimate moves with the step beyond its noise and,
+    at some smaller step (h/10 … h/10⁴), is clean (one-sided gap insignificant
+    or shrinking) and matches the claim (the larger steps straddled kinks the
+    smaller one does not), or the one-sided
     quotients differ at h/100, not in the way curvature (gap ∝ step) or
     round-off (gap ∝ 1/step) would make them (see `_jump`), and the claim
     matches one side or lies between them (a subgradient).
     Round-off: the claim agrees, within the central tolerance, with Richardson
     at step ε^(1/5), whose round-off is ~100× smaller (|f| can understate the
     magnitudes f cancels, e.g. a confident softmax loss).
-    Costs 1 + 10 evaluations per entry.
+    Costs 1 + 14 evaluations per entry.
     """
     x = np.array(x, dtype=np.float64)
     step = default_step("central") if h is None else float(h)
     flat_idx = _flat_indices(x, indices)
     idx = [tuple(int(v) for v in np.unravel_index(i, x.shape)) for i in flat_idx]
-    n = len(flat_idx)
+    n, K = len(flat_idx), len(LADDER)
     with np.errstate(all="ignore"):
         f0 = float(np.real(_values(fun(x[None] if batched else x), 1, 1, False)[0, 0]))
         xi = x.reshape(-1)[flat_idx]
         scale = np.maximum(1.0, np.abs(xi))
         big = default_step("richardson")
-        offsets = [sgn * d for d in (step, step / 10, step / 100, big, big / 2) for sgn in (1.0, -1.0)]
+        offsets = [sgn * d for d in (*(step / k for k in LADDER), big, big / 2) for sgn in (1.0, -1.0)]
         pts = [xi + o * scale for o in offsets]
         vals = _evaluate_points(fun, x, np.tile(flat_idx, len(pts)), np.concatenate(pts), width=1, batched=batched,
                                 chunk_bytes=chunk_bytes)[:, 0].real.reshape(len(pts), n)
-        q = [(vals[2 * k] - vals[2 * k + 1]) / (pts[2 * k] - pts[2 * k + 1]) for k in range(5)]
-        central = np.stack(q[:3], axis=1)
-        rich = q[4] + (q[4] - q[3]) / 3.0
-        fwd = np.stack([(vals[2 * k] - f0) / (pts[2 * k] - xi) for k in range(3)], axis=1)
-        bwd = np.stack([(f0 - vals[2 * k + 1]) / (xi - pts[2 * k + 1]) for k in range(3)], axis=1)
+        q = [(vals[2 * k] - vals[2 * k + 1]) / (pts[2 * k] - pts[2 * k + 1]) for k in range(K + 2)]
+        central = np.stack(q[:K], axis=1)
+        rich = q[K + 1] + (q[K + 1] - q[K]) / 3.0
+        fwd = np.stack([(vals[2 * k] - f0) / (pts[2 * k] - xi) for k in range(K)], axis=1)
+        bwd = np.stack([(f0 - vals[2 * k + 1]) / (xi - pts[2 * k + 1]) for k in range(K)], axis=1)
+    evals = 1 + len(pts) * n
     m = model("central")
-    noise = np.stack([noise_floor("central", f0, x_scale=xi, h=step / d) for d in (1, 10, 100)], axis=1)
+    noise = np.stack([noise_floor("central", f0, x_scale=xi, h=step / d) for d in LADDER], axis=1)
     tol = m.rtol * np.abs(central) + noise
-    moved = np.abs(central[:, 0] - central[:, 2]) > tol[:, 0] + tol[:, 2]
-    jump = _jump(np.abs(fwd - bwd), noise[:, 2], np.maximum(np.abs(fwd[:, 2]), np.abs(bwd[:, 2])))
+    t = np.zeros(n) if target is None else np.asarray(target, dtype=float).reshape(n)
+    kink, moved, converges, jump = _kink_verdict(central, fwd, bwd, t, tol, noise)
     evidence = moved | jump
     best = np.where(moved, central[:, 2], np.where(jump, central[:, 0], rich))
     if target is None:
         reasons = ["kink evidence" if e else "no kink evidence" for e in evidence]
         status = ["kink" if e else "smooth" for e in evidence]
-        return Recheck(idx, status, [bool(e) for e in evidence], central, fwd, bwd, rich, best, reasons, 1 + 10 * n)
-    t = np.asarray(target, dtype=float).reshape(n)
-    err = np.abs(central - t[:, None])
-    converges = (err[:, 2] <= tol[:, 2]) & (err[:, 1] <= np.maximum(err[:, 0], tol[:, 1]))
-    side_tol = 2 * noise[:, 2] + 1e-5 * np.maximum(np.maximum(np.abs(fwd[:, 2]), np.abs(bwd[:, 2])), np.abs(t))
-    lo, hi = np.minimum(fwd[:, 2], bwd[:, 2]), np.maximum(fwd[:, 2], bwd[:, 2])
-    on_side = (t >= lo - side_tol) & (t <= hi + side_tol)
-    kink = (moved & converges) | (jump & on_side)
+        return Recheck(idx, status, [bool(e) for e in evidence], central, fwd, bwd, rich, best, reasons, evals)
     roundoff = np.abs(t - rich) <= m.rtol * np.maximum(np.abs(t), np.abs(rich)) + noise[:, 0]
     status, reasons = [], []
     for j in range(n):
         if kink[j]:
             status.append("kink")
             reasons.append("agrees at smaller steps: the step crossed a kink" if moved[j] and converges[j] else
-                           "one-sided derivatives differ (a kink); the claim matches one side or lies between")
+                           "one-sided derivatives differ (a kink); the claim matches one side or lies between"
+                           if jump[j] else "on a kink (non-differentiable here): this entry cannot be checked")
         elif roundoff[j]:
             status.append("pass")
             reasons.append("agrees with a lower-noise estimate: the disagreement was round-off")
         else:
             status.append("fail")
             reasons.append("a kink, but the claim matches neither side" if evidence[j] else "a real mismatch")
-    return Recheck(idx, status, [s == "kink" for s in status], central, fwd, bwd, rich, best, reasons, 1 + 10 * n)
+    return Recheck(idx, status, [s == "kink" for s in status], central, fwd, bwd, rich, best, reasons, evals)
 
 
 __all__ = [
-    "CHUNK_BYTES", "EPS", "METHODS", "Direction", "DirectionalResult", "FiniteDiffError", "Recheck",
+    "CHUNK_BYTES", "EPS", "LADDER", "METHODS", "Direction", "DirectionalResult", "FiniteDiffError", "Recheck",
     "directional_check", "numeric_gradient", "numeric_jacobian", "recheck_entries",
 ]

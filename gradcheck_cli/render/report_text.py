@@ -18,7 +18,7 @@ def render_report_text(report: Report) -> str:
             detail.append(c.convention)
         if c.max_rel_error is not None and c.ok:
             detail.append(f"max rel. error {c.max_rel_error:.1e}")
-        if c.method and c.status in ("pass", "kink", "fail"):
+        if c.method and c.evaluations:
             detail.append(f"{c.method}, {c.mode}")
         extra = f"  ({'; '.join(detail)})" if detail else ""
         lines.append(f"  {mark}  {_title(c).ljust(width)}{extra}")

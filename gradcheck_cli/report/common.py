@@ -95,6 +95,8 @@ def failure_summary(report: Report) -> str:
 
 def reproduce(e: Entry) -> str | None:
     """The command that reruns an entry's checks with the same random points."""
+    if e.rerun:
+        return e.rerun
     src = e.source
     if src is None:
         return None

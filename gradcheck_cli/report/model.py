@@ -41,6 +41,9 @@ class Entry:
         None  # the .grad file, when there is no report to say it (error entries)
     )
     line: int | None = None  # where the input error is, when known
+    # the `gradcheck verify …` command that reruns this entry with the same
+    # options (impl, convention, seed…); `run` knows them, a Report alone does not
+    rerun: str | None = None
 
     @property
     def ok(self) -> bool:
