@@ -203,10 +203,12 @@ def scale(c: Any, e: Expr) -> Expr:
 
 
 def neg(a: Expr) -> Expr:
-    if a.op == "neg":
-        return a.args[0]
     if is_const(a):
         return const(-const_value(a))
+    if _lit():
+        return _remember(_build("neg", (a,)))
+    if a.op == "neg":
+        return a.args[0]
     if is_zero(a):
         return a
     if a.op == "mul" and is_const(a.args[0]):
@@ -273,6 +275,8 @@ def mul(a: Expr, b: Expr) -> Expr:
 
 
 def div(a: Expr, b: Expr) -> Expr:
+    if _lit() and not (is_const(a) and is_const(b)):
+        return _remember(_build("div", (a, b)))
     if is_const(b):
         c = const_value(b)
         if c == 1:
@@ -293,6 +297,8 @@ def matmul(a: Expr, b: Expr, simplify_diag: bool = True) -> Expr:
     """A B; a 1×1 factor is a scalar wherever a scalar fits."""
     if is_scalar(a.shape) or is_scalar(b.shape):
         return mul(a, b)
+    if _lit():
+        return _remember(_build("matmul", (a, b)))
     if a.op == "eye":
         return b
     if b.op == "eye":
@@ -443,6 +449,8 @@ def sum_(a: Expr, axis: int | None) -> Expr:
         axis = None
     if axis == 0 and r.is_one:
         return a
+    if _lit():
+        return _remember(_build("sum", (a,), axis=axis))
     if a.op == "neg":
         return neg(sum_(a.args[0], axis))
     if a.op == "mul" and is_const(a.args[0]):

@@ -95,7 +95,8 @@ def format_error(err: GradcheckError, source_text: str | None) -> str:
                 lines.append(f"{num} | {text}")
                 lines.append(f"{pad} | {' ' * (span.column - 1)}{'^' * width}")
     if err.hint:
-        lines.append(f"  = hint: {err.hint}")
+        pad = " " * len(str(span.line)) if span is not None and source_text is not None else " "
+        lines.append(f"{pad} = hint: {err.hint}")
     return "\n".join(lines)
 
 

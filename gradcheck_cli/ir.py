@@ -285,6 +285,7 @@ class Lowering:
         e = self.expr(s.value)
         self.values[name] = e
         self.value_spans[name] = s.span
+        self.env.names.setdefault(id(e), name)
 
     def _function_target(self, name: str) -> str | None:
         c = canonical(name)
@@ -301,7 +302,7 @@ class Lowering:
             if isinstance(n, ast.Name):
                 if n.id in self.values or n.id in self.vars:
                     self.used.add(n.id)
-                elif all(ch in self.values or ch in self.vars for ch in n.id):
+                elif len(set(n.id)) == len(n.id) and all(ch in self.values or ch in self.vars for ch in n.id):
                     self.used.update(n.id)  # juxtaposed letters: Wx uses W and x
             elif isinstance(n, ast.Call):
                 self.used.add(n.func)
@@ -404,7 +405,7 @@ class Lowering:
         if n in self.functions or canonical(n) or n in VECTOR_FUNCS:
             raise self._err(NameError_, f"{n} is a function, not a value", node.span, f"call it: `{n}(z)`")
         # the slide's juxtaposition: `Wx` is W x when W and x are declared single letters
-        if len(n) > 1 and all(ch in self.values or ch in self.vars for ch in n):
+        if len(n) > 1 and len(set(n)) == len(n) and all(ch in self.values or ch in self.vars for ch in n):
             out = self._name(ast.Name(node.span, n[0]))
             for ch in n[1:]:
                 nxt = self._name(ast.Name(node.span, ch))

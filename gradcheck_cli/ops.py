@@ -82,10 +82,17 @@ def describe(e: Expr) -> str:
     """An operand in the user's words: `W (n×m)` or `W x + b (n×1)`."""
     from .printing import to_dsl
 
-    text = to_dsl(e)
+    text = to_dsl(e, env().names)
     if len(text) > 30:
         text = text[:27] + "…"
     return f"{text} ({shape_str(e.shape)})"
+
+
+def _operand(e: Expr) -> str:
+    """e as a factor of a product, parenthesised when it is not a single term."""
+    from .printing import Printer
+
+    return Printer("dsl", env().names).wrap(e, POSTFIX)
 
 
 def broadcast_shape(a: Shape, b: Shape, what: str, ea: Expr, eb: Expr) -> Shape:
@@ -388,11 +395,9 @@ def _matmul_shape(args: tuple[Expr, ...], **p: Any) -> Shape:
     if not env().same(a.shape[1], b.shape[0]):
         hint = None
         if env().same(b.shape[1], a.shape[0]):
-            from .printing import to_dsl
-            hint = f"did you mean `{to_dsl(b)} {to_dsl(a)}`?"
+            hint = f"did you mean `{_operand(b)} {_operand(a)}`?"
         elif env().same(a.shape[0], b.shape[0]):
-            from .printing import to_dsl
-            hint = f"did you mean `{to_dsl(a)}^T {to_dsl(b)}`?"
+            hint = f"did you mean `{_operand(a)}^T {_operand(b)}`?"
         raise ShapeMismatch(f"cannot multiply {describe(a)} by {describe(b)}: "
                             f"inner sizes {a.shape[1]} and {b.shape[0]} differ", hint)
     return (a.shape[0], b.shape[1])

@@ -105,6 +105,7 @@ class DimEnv:
 
     sizes: dict[str, int] = field(default_factory=dict)
     given: set[str] = field(default_factory=set)
+    names: dict[int, str] = field(default_factory=dict)  # node id -> the file's name, for messages
 
     def same(self, a: Dim, b: Dim) -> bool:
         if a == b:

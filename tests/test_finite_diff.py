@@ -224,12 +224,19 @@ def test_relu_kink_is_classified_as_kink_not_failure():
     assert r.evaluations == 1 + 14 * len(bad)
 
 
-def test_wrong_derivative_at_a_kink_is_still_a_failure():
-    z = np.array([3e-7, 1e-9, 0.0])
+def test_wrong_derivative_near_a_kink_is_still_a_failure():
+    z = np.array([3e-7, 1e-9, -2e-8])
     f = lambda v: np.sum(np.maximum(v, 0))  # noqa: E731
     wrong = np.array([2.0, 1.5, -0.5])  # neither side (0 or 1), nor between
     r = recheck_entries(f, z, [(0,), (1,), (2,)], target=wrong)
     assert r.status == ["fail", "fail", "fail"], r.reasons
+
+
+def test_exactly_on_a_kink_the_entry_cannot_be_judged():
+    # several relu units at exactly 0 on one line: any per-unit choice of relu′(0) is valid
+    f = lambda v: np.sum(np.maximum(np.array([1.0, -2.0, 0.5]) * v[0], 0) * np.array([1.0, 1.0, -3.0]))  # noqa: E731
+    r = recheck_entries(f, np.zeros(1), [(0,)], target=[1.0])  # relu′(0) = 1, 0, 0 per unit
+    assert r.status == ["kink"] and "cannot be checked" in r.reasons[0]
 
 
 def test_smooth_mismatch_is_not_a_kink():

@@ -318,14 +318,15 @@ def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, ste
     cl = float(np.sum(g * v))
     noise = np.array([[float(noise_floor("central", fs, h=s)) for s in steps]])
     # at_kink_ok=False: a direction that sits on a kink would otherwise pass any claim
-    kink, _moved, _converges, _jump_ = _kink_verdict(central, fwd, bwd, np.array([cl]), r * magnitude + noise, noise,
+    kink, _moved, _jump, _why = _kink_verdict(central, fwd, bwd, np.array([cl]), r * magnitude + noise, noise,
                                                      at_kink_ok=False)
     return ("kink" if kink[0] else "fail"), len(ts)
 
 
 def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.ndarray, tol: np.ndarray,
                   noise: np.ndarray, at_kink_ok: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(kink, moved, converges, jump) per row; columns are the steps of `LADDER`.
+    """(kink, moved, jump, why) per row; columns are the steps of `LADDER`; why names the
+    criterion that made it a kink ("converges", "between", "one side", "at kink") or is "".
 
     moved: the central estimate changes with the step beyond its tolerance;
     converges: at some smaller step it is clean of kinks (the one-sided gap is
@@ -334,8 +335,8 @@ def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.n
     one side: a one-sided quotient equals t at two consecutive smaller steps;
     jump: the one-sided quotients differ the way a kink makes them (`_jump`);
     the claim then must match one side or lie between (a subgradient);
-    at a kink (`at_kink_ok`): the gap is the same at every step down to h/1000,
-    so x is within ~1e-9 of a kink, or on it. There the one-dimensional data
+    at a kink (`at_kink_ok`): the gap is the same at every step of the ladder,
+    so x is within ~1e-10·max(1, |x|) of a kink, or on it. There the one-dimensional data
     cannot judge the claim (with several relu units at exactly 0, the chain
     rule's choice per unit is valid and can lie anywhere), so it is a kink.
     """
@@ -356,12 +357,22 @@ def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.n
     tol_side = 2 * noise + (tol - noise) + 1e-5 * np.abs(t)[:, None]
     fmatch, bmatch = np.abs(fwd - t[:, None]) <= tol_side, np.abs(bwd - t[:, None]) <= tol_side
     one_side = np.any((fmatch[:, 1:-1] & fmatch[:, 2:]) | (bmatch[:, 1:-1] & bmatch[:, 2:]), axis=1)
-    kink = (moved & converges) | (jump & on_side) | ((moved | jump) & one_side)
-    if at_kink_ok and gap.shape[1] >= 4:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            steady = np.max(gap[:, :4], axis=1) <= 3 * np.min(gap[:, :4], axis=1)
-        kink |= steady & (gap[:, 3] > 4 * noise[:, 3] + 1e-5 * size[:, 3])
-    return kink, moved, converges, jump
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steady = np.max(gap, axis=1) <= 3 * np.min(gap, axis=1)
+    at_kink = steady & (gap[:, -1] > 4 * noise[:, -1] + 1e-5 * size[:, -1]) & at_kink_ok
+    why = np.full(len(t), "", dtype=object)
+    for name, cond in (("at kink", at_kink), ("one side", (moved | jump) & one_side), ("between", jump & on_side),
+                       ("converges", moved & converges)):  # last wins: the most specific reason
+        why[cond] = name
+    return why != "", moved, jump, why
+
+
+KINK_REASONS = {
+    "converges": "agrees at smaller steps: the step crossed a kink",
+    "between": "one-sided derivatives differ (a kink); the claim lies between them",
+    "one side": "a kink near x: the claim equals the one-sided derivative on the kink-free side",
+    "at kink": "on a kink (not differentiable here): this entry cannot be checked",
+}
 
 
 def _jump(gap: np.ndarray, noise_small: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -458,7 +469,7 @@ def recheck_entries(
     noise = np.stack([noise_floor("central", f0, x_scale=xi, h=step / d) for d in LADDER], axis=1)
     tol = m.rtol * np.abs(central) + noise
     t = np.zeros(n) if target is None else np.asarray(target, dtype=float).reshape(n)
-    kink, moved, converges, jump = _kink_verdict(central, fwd, bwd, t, tol, noise)
+    kink, moved, jump, why = _kink_verdict(central, fwd, bwd, t, tol, noise)
     evidence = moved | jump
     best = np.where(moved, central[:, 2], np.where(jump, central[:, 0], rich))
     if target is None:
@@ -470,9 +481,7 @@ def recheck_entries(
     for j in range(n):
         if kink[j]:
             status.append("kink")
-            reasons.append("agrees at smaller steps: the step crossed a kink" if moved[j] and converges[j] else
-                           "one-sided derivatives differ (a kink); the claim matches one side or lies between"
-                           if jump[j] else "on a kink (non-differentiable here): this entry cannot be checked")
+            reasons.append(KINK_REASONS[why[j]])
         elif roundoff[j]:
             status.append("pass")
             reasons.append("agrees with a lower-noise estimate: the disagreement was round-off")

@@ -37,8 +37,10 @@ def check_title(c: Check) -> str:
 def check_detail(c: Check) -> str:
     """What a failed (or noteworthy) check has to say: message, diagnosis, the numbers."""
     parts = [c.message.strip()] if c.message and c.message.strip() else []
-    if c.diagnosis and c.diagnosis.strip() and c.diagnosis.strip() not in parts[0:1]:
-        parts.append(c.diagnosis.strip())
+    diag = (c.diagnosis or "").strip()
+    if diag and not _already_said(diag, parts[0] if parts else ""):
+        # a bare tag ("transposed") reads as a stray word on its own line
+        parts.append(diag if " " in diag else f"diagnosis: {diag}")
     numbers = []
     if c.max_abs_error is not None and _finite(c.max_abs_error):
         numbers.append(f"max abs. error {c.max_abs_error:.3g}")
@@ -51,6 +53,14 @@ def check_detail(c: Check) -> str:
     if not parts:
         parts.append("check failed" if not c.ok else "")
     return "\n".join(p for p in parts if p)
+
+
+def _already_said(diagnosis: str, message: str) -> bool:
+    """Whether the message already says what the diagnosis does ("…the transpose of…" / "transposed")."""
+    d, m = diagnosis.lower(), message.lower()
+    if d in m:
+        return True
+    return " " not in d and len(d) > 4 and d.rstrip("d") in m
 
 
 def check_line(c: Check) -> str:
