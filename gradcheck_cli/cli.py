@@ -252,11 +252,38 @@ def verify(
         opts = VerifyOptions(seed=seed, trials=trials, method=method.value, convention=convention.value,
                              bind=_bindings(bind), mode="full" if full else "fast" if fast else
                              ("sample" if sample else "auto"), sample=sample, impl=impl,
-                             vectors=vectors.value, timeout=timeout)
+                             vectors=vectors.value, timeout=timeout, progress=_progress_bar())
         reports = [verify_file(str(f), opts) for f in files]
         code = 0 if all(r.ok for r in reports) else 1
         _report(reports, fmt.value, output)
     raise typer.Exit(code)
+
+
+def _progress_bar() -> Callable[[int, int, str], None] | None:
+    """A rich progress bar on stderr, only on a real terminal and only once checking has
+    taken a second (quick runs stay quiet)."""
+    if not sys.stderr.isatty():
+        return None
+    import time
+
+    start = time.perf_counter()
+    state: dict[str, object] = {}
+
+    def tick(done: int, total: int, name: str) -> None:
+        if "bar" not in state:
+            if time.perf_counter() - start < 1.0 or done >= total:
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            bar = Progress(console=Console(stderr=True), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task("checking", total=total)
+        bar, task = state["bar"], state["task"]
+        bar.update(task, completed=done, description=name)  # type: ignore[attr-defined]
+        if done >= total:
+            bar.stop()  # type: ignore[attr-defined]
+    return tick
 
 
 def _report(reports: list, fmt: str, output: Optional[Path]) -> None:  # type: ignore[type-arg]

@@ -452,7 +452,7 @@ class _MpEval:
         f = self.FUNCS.get(e.func)
         if f is not None:
             return f(*(self(a) for a in e.args))
-        raise ValueError(f"no numeric rule for {e.func} in the exact comparison")
+        raise NotImplementedError(f"no numeric rule for {e.func} in the exact comparison")
 
     def _truth(self, c: sp.Basic) -> bool:
         if c is sp.true:
@@ -470,7 +470,9 @@ class _MpEval:
             return any(self._truth(a) for a in c.args)
         if isinstance(c, sp.Not):
             return not self._truth(c.args[0])
-        raise ValueError(f"no numeric rule for the condition {c}")
+        if isinstance(c, sp.ITE):  # piecewise_fold writes nested conditions as if-then-else
+            return self._truth(c.args[1]) if self._truth(c.args[0]) else self._truth(c.args[2])
+        raise NotImplementedError(f"no numeric rule for the condition {c}")
 
 
 def _finite(v: Any) -> bool:

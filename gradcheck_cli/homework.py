@@ -77,6 +77,10 @@ def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:
     jobs = max(1, min(jobs, len(checks)))
     if jobs == 1 or len(checks) <= 1:
         return [run_one(c) for c in checks]
+    # Import the checker (numpy, sympy, the grammar) before the pool starts: forked
+    # workers inherit it, so start-up is paid once, not once per worker.
+    from . import verify  # noqa: F401
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(run_one, checks))
 

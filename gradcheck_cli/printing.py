@@ -125,6 +125,8 @@ class Printer:
                     and not (a.op == "mul" and is_scalar(a.args[0].shape)):
                 need = UNARY  # (u ∘ f′(z)) xᵀ: mixed products get parentheses
             parts.append(self.wrap(a, need))
+        if self.style == "dsl" and e.op == "matmul" and _reads_as_call(parts[0], parts[1]):
+            return f"{parts[0]} @ {parts[1]}", rule.prec
         return tmpl.format(*parts), rule.prec
 
     # -- ops with style-specific layouts -------------------------------------
@@ -270,6 +272,18 @@ class Printer:
     def p_diag(self, e: Expr) -> tuple[str, int]:
         inner = self.go(e.args[0])[0]
         return (fr"\operatorname{{diag}}\left({inner}\right)" if self.style == "latex" else f"diag({inner})"), ATOM
+
+
+def _reads_as_call(left: str, right: str) -> bool:
+    """`u (x + y)^T` parses as the call u(x + y), then ᵀ: such a product needs `@`."""
+    if not right.startswith("(") or not re.search(r"(^|[^\w^])[^\W\d]\w*$", left):  # ends in a NAME (not ^T)
+        return False
+    depth = 0
+    for i, ch in enumerate(right):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i != len(right) - 1  # something (a postfix) follows the parenthesis
+    return False
 
 
 def _const_like(v: Any) -> Expr:

@@ -41,6 +41,7 @@ class VerifyOptions:
     timeout: float = 60.0
     tolerance: float | None = None  # relative tolerance override (config)
     points: list[dict[str, Any]] | None = None  # check at these inputs instead of random ones
+    progress: Any = None  # callable(done, total, name): the CLI's progress bar
 
 
 def verify_file(path: str, opts: VerifyOptions | None = None) -> Report:
@@ -109,8 +110,14 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
             report.notes.append(f"{', '.join(free)} is generic: checked with {', '.join(GENERIC_STANDINS)}")
         points = list(_points(graph, opts))
         derivation = derive(graph)
-        report.checks.extend(_derived_checks(graph, derivation, points, opts))
-        report.checks.extend(_claim_check(graph, c, points, opts) for c in graph.claims)
+        total = len(derivation.gradients) + len(graph.claims) + (1 if opts.impl else 0)
+        tick = opts.progress or (lambda done, total, name: None)
+        for check in _derived_checks(graph, derivation, points, opts):
+            report.checks.append(check)
+            tick(len(report.checks), total, check.name)
+        for c in graph.claims:
+            report.checks.append(_claim_check(graph, c, points, opts))
+            tick(len(report.checks), total, c.name)
         if opts.impl:
             from .impl_check import impl_checks
 
@@ -123,21 +130,19 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
 # derived gradients
 
 
-def _derived_checks(graph: Graph, d: Derivation, points: list[_Point], opts: VerifyOptions) -> list[Check]:
-    checks = []
+def _derived_checks(graph: Graph, d: Derivation, points: list[_Point], opts: VerifyOptions) -> Iterator[Check]:
     root = graph.values[d.output]
-    for g in d.gradients:
+    for g in d.gradients:  # a generator: the caller reports progress per check
         name = f"derived d{d.output}/d{g.wrt}"
         if g.skipped:
-            checks.append(Check(name=name, kind="derived", ok=True, status="skipped", message=g.skipped,
-                                file=graph.source, wrt=g.wrt))
+            yield Check(name=name, kind="derived", ok=True, status="skipped", message=g.skipped,
+                        file=graph.source, wrt=g.wrt)
             continue
         expr = g.shape_form if g.shape_form is not None else g.jacobian
         assert expr is not None
         conv = "shape" if g.shape_form is not None else "jacobian"
-        checks.append(_check_value(name, "derived", graph, root, g.wrt_expr, lambda ctx, e=expr: evaluate(e, ctx),
-                                   conv, points, opts, line=None, wrt=g.wrt))
-    return checks
+        yield _check_value(name, "derived", graph, root, g.wrt_expr, lambda ctx, e=expr: evaluate(e, ctx),
+                           conv, points, opts, line=None, wrt=g.wrt)
 
 
 # ---------------------------------------------------------------------------

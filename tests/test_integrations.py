@@ -151,15 +151,16 @@ def test_pre_commit_try_repo_good_and_bad(hook_repo: Path, tmp_path: Path) -> No
     # gradcheck-verify: both files in one call; the bad one fails at the transposed claim's line
     assert re.search(r"gradcheck verify\.+Failed", out), out
     assert f"FAIL  claim ds/dW (line {claim_line(BAD, 'ds/dW')})" in out
-    assert "good.grad: seed 0" in out and "13 checks: 13 passed, 0 failed" in out
+    good = out.split("good.grad: seed 0", 1)[1].split("\n\n", 1)[0]
+    assert "FAIL" not in good and "13 checks: 13 passed, 0 failed" in good, out
+    bad = out.split("bad.grad: seed 0", 1)[1].split("\n\n", 1)[0]
+    assert "13 checks: 12 passed, 1 failed" in bad, out
     # gradcheck-run: the config, once
     assert re.search(r"gradcheck run\.+Failed", out), out
     assert "score 0 / 5" in out
 
-    good_only = pre_commit("try-repo", str(hook_repo), "gradcheck-verify", "--files", "good.grad",
-                           "--color", "never", cwd=target)
-    assert good_only.returncode == 0, good_only.stdout + good_only.stderr
-    assert re.search(r"gradcheck verify\.+Passed", good_only.stdout), good_only.stdout
+    # a run on good.grad alone passes: test_pre_commit_hooks_as_system_hooks (one try-repo here,
+    # since each builds a fresh virtualenv: about a minute)
 
 
 def test_pre_commit_hooks_as_system_hooks(tmp_path: Path) -> None:
@@ -351,10 +352,11 @@ def test_plugin_assert_gradient_on_numpy_code(pytester: pytest.Pytester) -> None
     """)
     result = pytester.runpytest_subprocess(*PLUGIN_ARGS)
     result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*GradcheckFailure: gradient check FAILED*",
+        "*W[[]*]: claimed *, numeric *; * of 160 entries of W disagree",
+        "*b[[]*]: claimed *, numeric *",
+        "*u: ok (all 8 entries agree*",
+    ])
     out = result.stdout.str()
-    assert "gradient check FAILED" in out
-    # the wrong gradients are named; u (right in the submission) is not among the failures
-    failures = out.split("gradient check FAILED", 1)[1]
-    for name in ("W", "b", "x1"):
-        assert re.search(rf"\b{name}\b", failures), name
-    assert not re.search(r"^E\s+u: (?!ok)", failures, re.M)
+    assert "check_api.py" not in out  # the failure shows the report, not the checker's own frames

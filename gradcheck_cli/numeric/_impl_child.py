@@ -31,8 +31,8 @@ MAX_OUTPUT = 8000  # characters of captured prints kept per call (the end)
 
 
 def encode(a: Any) -> dict[str, Any]:
-    arr = np.ascontiguousarray(a, dtype="<f8")
-    return {"shape": list(arr.shape), "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+    arr = np.asarray(a, dtype="<f8")  # not ascontiguousarray: that turns a 0-d array into 1-d
+    return {"shape": list(arr.shape), "data": base64.b64encode(arr.tobytes(order="C")).decode("ascii")}
 
 
 def decode(d: Mapping[str, Any]) -> np.ndarray:

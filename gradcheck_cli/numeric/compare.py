@@ -199,13 +199,32 @@ def compare(
 _NICE = {2.0: "2", 0.5: "½", 3.0: "3", 1 / 3: "⅓", 4.0: "4", 0.25: "¼"}
 
 
-def _close(a: np.ndarray, b: np.ndarray, rel: float = 1e-5) -> bool:
-    """a ≈ b entry-wise, relative to each entry and (for tiny entries) to the array's scale."""
-    if a.shape != b.shape:
-        return False
+def _agree(a: np.ndarray, b: np.ndarray, rel: float = 1e-5) -> np.ndarray:
+    """a ≈ b per entry, relative to each entry and (for tiny entries) to the arrays' scale."""
     scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-    tol = rel * np.maximum(np.abs(a), np.abs(b)) + 1e-3 * rel * scale
-    return bool(np.all(np.abs(a - b) <= tol))
+    return np.abs(a - b) <= rel * np.maximum(np.abs(a), np.abs(b)) + 1e-3 * rel * scale
+
+
+class _Matcher:
+    """`close(a, b)`: a ≈ b on the entries that count, allowing a few outliers.
+
+    Entries in `ignore` (say, those near a kink, where the numeric value is not
+    to be trusted) do not count; of the rest, a fraction `outliers` may
+    disagree, so one unreliable entry does not hide a global pattern.
+    """
+
+    def __init__(self, shape: tuple[int, ...], ignore: np.ndarray | None, outliers: float):
+        self.keep = np.ones(shape, dtype=bool) if ignore is None else ~np.asarray(ignore, dtype=bool).reshape(shape)
+        self.allowed = int(outliers * int(self.keep.sum()))
+
+    def close(self, a: np.ndarray, b: np.ndarray, keep: np.ndarray | None = None) -> bool:
+        if a.shape != b.shape:
+            return False
+        k = self.keep if keep is None else keep
+        if a.shape != k.shape:
+            return bool(np.all(_agree(a, b)))
+        n_keep = int(k.sum())
+        return n_keep > 0 and int(np.count_nonzero(~_agree(a, b) & k)) <= min(self.allowed, n_keep - 1)
 
 
 def _factor_name(c: float) -> str | None:
@@ -229,55 +248,59 @@ def diagnose(
     *,
     alternatives: Mapping[str, np.ndarray] | None = None,
     terms: Mapping[str, np.ndarray] | None = None,
+    ignore: np.ndarray | None = None,
+    outliers: float = 0.05,
 ) -> str | None:
     """A short name for the mistake when one pattern explains the whole disagreement, else None.
 
-    Patterns, first match wins: transposed (shape or values), all zeros, sign
-    flipped, off by a constant factor c (claimed ≈ c·numeric), one of the
-    caller's `alternatives` (label → what a typical wrong derivation gives, e.g.
-    "f used where f′ belongs" or "summed over the wrong axis", see
-    `wrong_axis_sums`), a term missing (claimed + r ≈ numeric for r in `terms`),
-    one entry wrong. Values must agree to ~1e-5, so the numeric side's noise
-    does not matter while a coincidence is very unlikely.
+    Patterns, first match wins: one of the caller's `alternatives` (label →
+    what a typical wrong derivation gives, e.g. "f used where f′ belongs" or
+    "summed over the wrong axis", see `wrong_axis_sums`), transposed (shape or
+    values), all zeros, sign flipped, off by a constant factor c (claimed ≈
+    c·numeric, c from the median ratio), a term missing (claimed + r ≈ numeric
+    for r in `terms`), one entry wrong. Values must agree to ~1e-5 on all
+    entries not in `ignore` (entries whose numeric value is unreliable, e.g.
+    near a kink) but a fraction `outliers`.
     """
     num = np.asarray(numeric, dtype=float)
     cl = _align_vector(num, np.asarray(claimed, dtype=float))
     if not (np.all(np.isfinite(num)) and np.all(np.isfinite(cl))):
         return None
+    m = _Matcher(num.shape, ignore, outliers)
     for label, alt in (alternatives or {}).items():
         alt = np.asarray(alt, dtype=float)
         a, b = (cl, alt) if alt.shape == cl.shape else (np.squeeze(cl), np.squeeze(alt))
-        if _close(a, b) and not (cl.shape == num.shape and _close(cl, num)):
+        if m.close(a, b) and not (cl.shape == num.shape and m.close(cl, num)):
             return label
     if cl.shape != num.shape:
         if cl.ndim == 2 and cl.shape == num.T.shape:
-            return "transposed" if _close(cl.T, num) else "transposed shape"
+            return "transposed" if m.close(cl.T, num) else "transposed shape"
         return None
-    if _close(cl, num):
+    if m.close(cl, num):
         return None
-    return _value_pattern(num, cl, terms or {})
+    return _value_pattern(num, cl, terms or {}, m)
 
 
-def _value_pattern(num: np.ndarray, cl: np.ndarray, terms: Mapping[str, np.ndarray]) -> str | None:
-    if not np.any(cl) and np.any(num):
+def _value_pattern(num: np.ndarray, cl: np.ndarray, terms: Mapping[str, np.ndarray], m: _Matcher) -> str | None:
+    keep = m.keep
+    if not np.any(cl[keep]) and np.any(num[keep]):
         return "all zeros where the derivative is not"
-    nn = float(np.sum(num * num))
-    if nn > 0:
-        c = float(np.sum(cl * num)) / nn
-        if _close(cl, c * num) and abs(c - 1) > 1e-3 and (num.size > 1 or _factor_name(abs(c))):
+    big = keep & (np.abs(num) > 1e-3 * float(np.max(np.abs(num[keep]), initial=0.0)))
+    if np.any(big):
+        c = float(np.median(cl[big] / num[big]))
+        if m.close(cl, c * num) and abs(c - 1) > 1e-3 and (num.size > 1 or _factor_name(abs(c))):
             if abs(c + 1) <= 1e-4:
                 return "sign flipped"
             name = _factor_name(abs(c)) or f"{abs(c):.3g}"
             return ("sign flipped and " if c < 0 else "") + f"off by a factor of {name}"
-    if num.ndim == 2 and num.shape[0] == num.shape[1] > 1 and _close(cl, num.T):
+    if num.ndim == 2 and num.shape[0] == num.shape[1] > 1 and m.close(cl, num.T, keep & keep.T):
         return "transposed"
     for name, r in terms.items():
         r = np.asarray(r, dtype=float)
-        if r.shape == num.shape and np.any(r) and _close(cl + r, num):
+        if r.shape == num.shape and np.any(r) and m.close(cl + r, num):
             return f"a term is missing ({name})" if name else "a term is missing"
     if num.size > 1:
-        scale = max(float(np.max(np.abs(num))), float(np.max(np.abs(cl))))
-        off = np.abs(cl - num) > 1e-5 * np.maximum(np.abs(cl), np.abs(num)) + 1e-8 * scale
+        off = ~_agree(cl, num) & keep
         if int(np.count_nonzero(off)) == 1:
             return "one entry wrong"
     return None

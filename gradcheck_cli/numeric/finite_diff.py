@@ -323,53 +323,70 @@ def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, ste
     return ("kink" if kink[0] else "fail"), len(ts)
 
 
+def _stable_from(series: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """Per row, the first column k ≥ 1 from which the estimates agree with each other to
+    the end (consecutive pairs within their tolerances), or K when there is none: the
+    most precise estimate not disturbed by a kink (nor by round-off, which keeps growing)."""
+    n, K = series.shape
+    pair_ok = np.abs(np.diff(series, axis=1)) <= tol[:, :-1] + tol[:, 1:]  # (n, K-1)
+    suffix = np.flip(np.logical_and.accumulate(np.flip(pair_ok, axis=1), axis=1), axis=1)
+    first = np.where(suffix[:, 1:].any(axis=1), 1 + np.argmax(suffix[:, 1:], axis=1), K)
+    return first
+
+
 def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.ndarray, tol: np.ndarray,
                   noise: np.ndarray, at_kink_ok: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(kink, moved, jump, why) per row; columns are the steps of `LADDER`; why names the
-    criterion that made it a kink ("converges", "between", "one side", "at kink") or is "".
+    criterion that made it a kink ("converges", "one side", "between", "at kink") or is "".
 
-    moved: the central estimate changes with the step beyond its tolerance;
-    converges: at some smaller step it is clean of kinks (the one-sided gap is
-    insignificant, or shrank ≥3× from the step before: round-off would make it
-    grow) and matches the claim t;
-    one side: a one-sided quotient equals t at two consecutive smaller steps;
-    jump: the one-sided quotients differ the way a kink makes them (`_jump`);
-    the claim then must match one side or lie between (a subgradient);
-    at a kink (`at_kink_ok`): the gap is the same at every step of the ladder,
-    so x is within ~1e-10·max(1, |x|) of a kink, or on it. There the one-dimensional data
-    cannot judge the claim (with several relu units at exactly 0, the chain
-    rule's choice per unit is valid and can lie anywhere), so it is a kink.
+    Every claim is judged at the most precise estimate that no kink disturbs:
+    converges: the central estimate moves with the step, then settles (stable to
+      the smallest step, or kink-free at the smallest step); where it first
+      settles, it matches the claim t;
+    one side: one one-sided quotient settles (a kink-free side) and matches t there;
+    between: the kink is never resolved (the one-sided gap is significant down to
+      h/10⁴ and, at h … h/100, behaves like a kink, see `_jump`) and t lies between
+      the one-sided derivatives (a subgradient), widened by half their gap;
+    at kink (`at_kink_ok`): unresolved and the gap is the same at every step: x is
+      within ~1e-10·max(1, |x|) of a kink or on it, where one-dimensional data
+      cannot judge the claim (with several relu units at exactly 0 the chain
+      rule's choice per unit is valid and can lie anywhere).
     """
+    n, K = central.shape
+    rows = np.arange(n)
     moved = np.any(np.abs(central[:, 1:] - central[:, :1]) > tol[:, 1:] + tol[:, :1], axis=1)
     size = np.maximum(np.abs(fwd), np.abs(bwd))
     gap = np.abs(fwd - bwd)
-    clean = (gap[:, 1:] <= 4 * noise[:, 1:] + 1e-5 * size[:, 1:]) | (gap[:, 1:] <= gap[:, :-1] / 3)
-    converges = np.any((np.abs(central[:, 1:] - t[:, None]) <= tol[:, 1:]) & clean, axis=1)
-    jump = _jump(gap[:, :3], noise[:, 2], size[:, 2])
-    # Between the one-sided derivatives at h/100, widened by half their gap: within a
-    # step of several kinks at once (relu units at exactly 0), the chain rule's per-unit
-    # choices sum to a valid value that need not lie between the one-sided derivatives.
-    side_tol = 2 * noise[:, 2] + (tol[:, 2] - noise[:, 2]) + 1e-5 * np.maximum(size[:, 2], np.abs(t)) + gap[:, 2] / 2
-    lo, hi = np.minimum(fwd[:, 2], bwd[:, 2]), np.maximum(fwd[:, 2], bwd[:, 2])
-    on_side = (t >= lo - side_tol) & (t <= hi + side_tol)
-    # one side of x is kink-free within the small steps: that one-sided quotient equals
-    # the claim at two consecutive steps (the other side keeps crossing a nearer kink)
     tol_side = 2 * noise + (tol - noise) + 1e-5 * np.abs(t)[:, None]
-    fmatch, bmatch = np.abs(fwd - t[:, None]) <= tol_side, np.abs(bwd - t[:, None]) <= tol_side
-    one_side = np.any((fmatch[:, 1:-1] & fmatch[:, 2:]) | (bmatch[:, 1:-1] & bmatch[:, 2:]), axis=1)
+
+    unresolved = gap[:, -1] > 4 * noise[:, -1] + 1e-5 * size[:, -1]
+
+    def settles_on_t(series: np.ndarray, tl: np.ndarray, last_ok: np.ndarray) -> np.ndarray:
+        k0 = _stable_from(series, tl)
+        k0 = np.where((k0 > K - 2) & last_ok, K - 1, k0)  # clean only at the last step: judge there
+        k = np.minimum(k0, K - 1)
+        return (k0 <= K - 1) & (np.abs(series[rows, k] - t) <= tl[rows, k])
+
+    converges = moved & settles_on_t(central, tol, ~unresolved)
+    jump = _jump(gap[:, :3], noise[:, 2], size[:, 2])
+    never = np.zeros(n, dtype=bool)
+    one_side = (moved | jump) & (settles_on_t(fwd, tol_side, never) | settles_on_t(bwd, tol_side, never))
+    side_tol = tol_side[:, 2] + gap[:, 2] / 2
+    lo, hi = np.minimum(fwd[:, 2], bwd[:, 2]), np.maximum(fwd[:, 2], bwd[:, 2])
+    between = jump & unresolved & (t >= lo - side_tol) & (t <= hi + side_tol)
     with np.errstate(divide="ignore", invalid="ignore"):
         steady = np.max(gap, axis=1) <= 3 * np.min(gap, axis=1)
-    at_kink = steady & (gap[:, -1] > 4 * noise[:, -1] + 1e-5 * size[:, -1]) & at_kink_ok
-    why = np.full(len(t), "", dtype=object)
-    for name, cond in (("at kink", at_kink), ("one side", (moved | jump) & one_side), ("between", jump & on_side),
-                       ("converges", moved & converges)):  # last wins: the most specific reason
+    at_kink = steady & unresolved & at_kink_ok
+    why = np.full(n, "", dtype=object)
+    for name, cond in (("at kink", at_kink), ("between", between), ("one side", one_side),
+                       ("converges", converges)):  # last wins: the most specific reason
         why[cond] = name
     return why != "", moved, jump, why
 
 
 KINK_REASONS = {
     "converges": "agrees at smaller steps: the step crossed a kink",
-    "between": "one-sided derivatives differ (a kink); the claim lies between them",
+    "between": "on a kink: the claim lies between the one-sided derivatives (a subgradient)",
     "one side": "a kink near x: the claim equals the one-sided derivative on the kink-free side",
     "at kink": "on a kink (not differentiable here): this entry cannot be checked",
 }
@@ -414,6 +431,7 @@ class Recheck:
     best: np.ndarray  # (n,) the estimate to report
     reasons: list[str] = field(default_factory=list)
     evaluations: int = 0
+    evidence: list[bool] = field(default_factory=list)  # a kink is near (whatever the verdict)
 
     @property
     def ok(self) -> list[bool]:
@@ -475,7 +493,8 @@ def recheck_entries(
     if target is None:
         reasons = ["kink evidence" if e else "no kink evidence" for e in evidence]
         status = ["kink" if e else "smooth" for e in evidence]
-        return Recheck(idx, status, [bool(e) for e in evidence], central, fwd, bwd, rich, best, reasons, evals)
+        return Recheck(idx, status, [bool(e) for e in evidence], central, fwd, bwd, rich, best, reasons, evals,
+                       [bool(e) for e in evidence])
     roundoff = np.abs(t - rich) <= m.rtol * np.maximum(np.abs(t), np.abs(rich)) + noise[:, 0]
     status, reasons = [], []
     for j in range(n):
@@ -488,7 +507,8 @@ def recheck_entries(
         else:
             status.append("fail")
             reasons.append("a kink, but the claim matches neither side" if evidence[j] else "a real mismatch")
-    return Recheck(idx, status, [s == "kink" for s in status], central, fwd, bwd, rich, best, reasons, evals)
+    return Recheck(idx, status, [s == "kink" for s in status], central, fwd, bwd, rich, best, reasons, evals,
+                   [bool(e) for e in evidence])
 
 
 __all__ = [

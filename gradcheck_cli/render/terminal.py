@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.text import Text
 
 _HEAD = re.compile(r"^(∂\S+|[\w./-]+\.grad:.*|backward pass.*|gradcheck .*|\S+ checks?.*)$")
-_OK = re.compile(r"\b(PASS|ok|passed)\b")
-_BAD = re.compile(r"\b(FAIL|failed|error)\b")
+_OK = re.compile(r"^\s+PASS\b|\b[1-9]\d* passed\b")
+_BAD = re.compile(r"^\s+FAIL\b|\b[1-9]\d* failed\b|^\s+ERROR\b")
+_WARN = re.compile(r"^\s+(KINK|SKIP)\b")
 
 
 def print_rich(text: str) -> None:
@@ -22,6 +23,8 @@ def print_rich(text: str) -> None:
             t.stylize("bold green", m.start(), m.end())
         for m in _BAD.finditer(line):
             t.stylize("bold red", m.start(), m.end())
+        for m in _WARN.finditer(line):
+            t.stylize("bold yellow", m.start(), m.end())
         for m in re.finditer(r"δ\S*", line):
             t.stylize("cyan", m.start(), m.end())
         console.print(t)
