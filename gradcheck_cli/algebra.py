@@ -88,8 +88,9 @@ def has_qualifier(e: Expr, q: str) -> bool:
 
 
 def _same(a: Shape, b: Shape) -> bool:
-    """The same shape for every size (n ≠ 1 even under `dims n = 1`): rewrites must hold for all n.
-    With `W : n x 6, dims n = 6` the file's sizes may still equate n and 6 (lowering, not rewriting)."""
+    """The same shape symbolically. Rewrites must hold for every size, since derive keeps n, m
+    symbolic: under `dims n = 1` an n-vector is not a scalar here (lowering still accepts
+    what the file's sizes make agree, like `W : n x 6` with `dims n = 6`)."""
     return a == b
 
 

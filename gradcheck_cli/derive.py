@@ -155,11 +155,15 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
         if is_scalar(root.shape):
             bw = backward(root, targets)
             steps = bw.steps
+            from .jacobian import row_jacobians
+
+            rows = row_jacobians(root)
+            factors: dict[tuple[int, int], Any] = {}
             for n, t in zip(names, targets):
                 g = bw.cotangents.get(id(t))
                 if g is None:
                     g = alg.zeros(*t.shape) if not is_scalar(t.shape) else alg.const(0)
-                grads.append(_with_jacobian(graph, Gradient(n, t, g, None), root))
+                grads.append(_with_jacobian(graph, Gradient(n, t, g, None), root, rows, factors))
         else:
             for n, t in zip(names, targets):
                 grads.append(_with_jacobian(graph, Gradient(n, t, None, None), root))
@@ -167,10 +171,11 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
     return Derivation(graph, out_name, grads, steps, signals, signal_exprs)
 
 
-def _with_jacobian(graph: Graph, grad: Gradient, root: Expr) -> Gradient:
+def _with_jacobian(graph: Graph, grad: Gradient, root: Expr, rows: dict[int, object] | None = None,
+                   factors: dict[tuple[int, int], Any] | None = None) -> Gradient:
     from .jacobian import jacobian_form
 
-    jac, chain, note = jacobian_form(graph, root, grad.wrt_expr)
+    jac, chain, note = jacobian_form(graph, root, grad.wrt_expr, rows, factors)
     if jac is not None:
         grad.jacobian, grad.chain, grad.jacobian_note = jac, chain, note
         return grad
@@ -203,15 +208,19 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
         for c in step.contributions:
             e = c.downstream
             if id(e) in file_names or id(e) in forward or e.op in ("var", "const", "ones", "zeros", "eye", "T", "neg") \
-                    or e.size() < 3 or not any(n.op == "var" for n in e.walk()):
+                    or _smaller_than(e, 3) or not any(n.op == "var" for n in e.walk()):
                 continue
             if all(e is not x for x in candidates):
                 candidates.append(e)
     chosen: list[Expr] = []
+    stops: set[int] = set()
+    visible = [_reachable(r, stops) for r in results]
     for e in candidates:
-        stops = {id(x) for x in chosen}
-        if sum(1 for r in results if _occurs(e, r, stops)) >= 2:
+        if sum(1 for v in visible if id(e) in v) >= 2:
             chosen.append(e)
+            stops.add(id(e))
+            # a named signal hides what is inside it: recount only the results it occurs in
+            visible = [_reachable(r, stops) if id(e) in v else v for r, v in zip(results, visible)]
     subs = "₁₂₃₄₅₆₇₈₉"
     out: dict[int, str] = {}
     listing: list[tuple[str, Expr]] = []
@@ -222,18 +231,28 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
     return out, listing
 
 
-def _occurs(e: Expr, root: Expr, stops: set[int]) -> bool:
-    """Does e occur in root outside the already-named signals?"""
+def _smaller_than(e: Expr, k: int) -> bool:
+    """e.size() < k without walking all of a deep e."""
+    return sum(1 for _, _ in zip(range(k), e.walk())) < k
+
+
+def _reachable(root: Expr, stops: set[int]) -> set[int]:
+    """The nodes of root outside the already-named signals (whose insides are hidden by their name).
+
+    One walk per result, repeated only for the results a newly named signal occurs
+    in, keeps naming linear-ish in depth: asking "does e occur in r?" per
+    candidate and result was cubic, 3 s of a 64-layer derivation.
+    """
     stack, seen = [root], set()
     while stack:
         n = stack.pop()
-        if n is e:
-            return True
-        if id(n) in seen or (id(n) in stops and n is not root):
+        if id(n) in seen:
             continue
         seen.add(id(n))
+        if id(n) in stops and n is not root:
+            continue
         stack.extend(n.args)
-    return False
+    return seen
 
 
 def derive_file(path: str, wrt: list[str] | None = None, seed: int = 0) -> Derivation:

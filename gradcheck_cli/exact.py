@@ -23,7 +23,8 @@ symengine route is ~50× faster for uᵀ tanh(Wx + b) (see bench/derive.py).
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 import mpmath
 import sympy as sp
@@ -151,7 +152,7 @@ class Exact:
         """Put the declared constraints (symmetric, one-hot) into a matrix of expressions."""
         if not self.constraints:
             return m
-        return m.applyfunc(lambda e: e.xreplace(self.constraints))
+        return m.applyfunc(lambda e: replace(e, self.constraints))
 
     def _wrt_symbols(self, wrt: str) -> tuple[sp.Matrix, dict[int, sp.Matrix], dict[sp.Symbol, sp.Expr]]:
         """(symbols to differentiate by, overrides, back-substitution) for a variable or a node."""
@@ -173,7 +174,7 @@ class Exact:
         flat = diff_all(val[0, 0], list(syms), self.engine)
         g = sp.Matrix(syms.shape[0], syms.shape[1], flat)
         if back:
-            g = g.applyfunc(lambda e: e.xreplace(back))
+            g = g.applyfunc(lambda e: replace(e, back))
         return self.constrain(g)
 
     def jacobian(self, wrt: str, output: str | None = None) -> sp.Matrix:
@@ -185,7 +186,7 @@ class Exact:
         rows = [diff_all(e, variables, self.engine) for e in entries]
         J = sp.Matrix(len(entries), len(variables), lambda i, k: rows[i][k])
         if back:
-            J = J.applyfunc(lambda e: e.xreplace(back))
+            J = J.applyfunc(lambda e: replace(e, back))
         return self.constrain(J)
 
     def evaluate(self, derived: Expr) -> sp.Matrix:
@@ -215,8 +216,47 @@ def _constraints(m: sp.Matrix, qualifiers: Iterable[str], kind: str) -> dict[sp.
 _SYMENGINE_SAFE = (sp.exp, sp.log, sp.tanh, sp.sin, sp.cos, sp.tan, sp.erf)
 
 
+def dag(*exprs: sp.Basic) -> Iterator[sp.Basic]:
+    """Each distinct subexpression once. Entry-wise derivatives of deep graphs are trees with
+    exponentially many paths but few distinct nodes: `preorder_traversal`, `free_symbols`
+    and `count_ops` walk the paths, this walks the nodes."""
+    seen: set[sp.Basic] = set()
+    stack = list(exprs)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        yield node
+        stack.extend(node.args)
+
+
+def replace(expr: sp.Basic, mapping: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
+    """xreplace, rebuilding each distinct subexpression once (xreplace walks every path)."""
+    done: dict[sp.Basic, sp.Basic] = dict(mapping)
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if not node.args:
+            done[node] = node
+        elif ready:
+            args = [done[a] for a in node.args]
+            same = all(x is y for x, y in zip(args, node.args))
+            done[node] = node if same else node.func(*args)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+    return done[expr]
+
+
+def _symbols(exprs: Iterable[sp.Basic]) -> list[sp.Symbol]:
+    return sorted((n for n in dag(*exprs) if isinstance(n, sp.Symbol)), key=str)
+
+
 def symengine_safe(expr: sp.Expr) -> bool:
-    for node in sp.preorder_traversal(expr):
+    for node in dag(expr):
         if isinstance(node, (sp.Add, sp.Mul, sp.Pow, sp.Symbol, sp.Number, sp.NumberSymbol,
                              sp.Piecewise, sp.logic.boolalg.Boolean, sp.core.relational.Relational)):
             continue
@@ -244,12 +284,12 @@ def diff_all(expr: sp.Expr, variables: list[sp.Symbol], engine: str = "auto") ->
 
 def _diff_symengine(expr: sp.Expr, variables: list[sp.Symbol]) -> list[sp.Expr]:
     assert _se is not None
-    back = {sp.Symbol(s.name): s for s in expr.free_symbols}  # symengine drops assumptions
+    back = {sp.Symbol(s.name): s for s in _symbols([expr])}  # symengine drops assumptions
     e = _se.sympify(expr)
     out = []
     for v in variables:
         d = sp.sympify(e.diff(_se.Symbol(v.name)))
-        out.append(d.xreplace(back))
+        out.append(replace(d, back))
     return out
 
 
@@ -304,8 +344,9 @@ def difference(derived_expr: Expr, exact_matrix: sp.Matrix, graph: Graph,
         return None
     rng = random.Random(seed)
     exprs = [a[k] for k in open_] + [b[k] for k in open_]
-    syms = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
-    generic = sorted({f.func for e in exprs for f in e.atoms(sp.core.function.AppliedUndef)}, key=str)
+    nodes = list(dag(*exprs))  # bound variables of Subs are Symbols too: harmless extra inputs
+    syms = sorted((n for n in nodes if isinstance(n, sp.Symbol)), key=str)
+    generic = sorted({n.func for n in nodes if isinstance(n, sp.core.function.AppliedUndef)}, key=str)
     compared = [0] * len(open_)
     for k in range(4 * points):  # extra points stand in for poles and kinks
         if min(compared) >= points:
@@ -334,9 +375,9 @@ def symbolically_zero(d: sp.Expr) -> bool:
     if HAVE_SYMENGINE and symengine_safe(d):
         try:
             return bool(_se.expand(_se.sympify(d)) == 0)
-        except Exception:  # not convertible (an ITE in a Piecewise condition): try sympy
+        except Exception:  # noqa: BLE001, S110 - not convertible (an ITE in a condition): sympy decides
             pass
-    ops = sp.count_ops(d)
+    ops = sum(1 for _ in dag(d))  # distinct nodes: count_ops would walk every path
     if ops <= 150 and sp.expand(d) == 0:
         return True
     # simplify is slow on Piecewise (relu′, max): those are left to the numeric test
@@ -384,7 +425,7 @@ class _MpEval:
     entry-wise derivatives to Python source costs far more than evaluating them.
     """
 
-    FUNCS: dict[Any, Any] = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.sin: mpmath.sin,
+    FUNCS: ClassVar[dict[Any, Any]] = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.sin: mpmath.sin,
                              sp.cos: mpmath.cos, sp.tan: mpmath.tan, sp.erf: mpmath.erf, sp.Abs: abs,
                              sp.sign: mpmath.sign, sp.cosh: mpmath.cosh, sp.sinh: mpmath.sinh}
 
@@ -463,7 +504,7 @@ class _MpEval:
             a, b = self(c.lhs), self(c.rhs)
             if a == b:  # a Piecewise step exactly at its switch
                 raise _Kink(c)
-            return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[c.rel_op]
+            return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[c.rel_op])
         if isinstance(c, sp.And):
             return all(self._truth(a) for a in c.args)
         if isinstance(c, sp.Or):

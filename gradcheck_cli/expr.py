@@ -41,9 +41,15 @@ class Expr:
 
         return f"Expr({to_dsl(self)!s})"
 
-    def walk(self) -> Iterator["Expr"]:
-        """Every node once, children before parents (a topological order)."""
-        seen: set[int] = set()
+    def walk(self, below: "Expr | None" = None) -> Iterator["Expr"]:
+        """Every node once, children before parents (a topological order).
+
+        With `below`, that node's own subtree is not entered: nothing under a
+        variable depends on it, and forward accumulation from it has no use for it.
+        """
+        seen: set[int] = set() if below is None else {id(below)}
+        if below is not None and below is not self:
+            yield below
         stack: list[tuple[Expr, bool]] = [(self, False)]
         while stack:
             node, done = stack.pop()

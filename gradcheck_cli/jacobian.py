@@ -30,7 +30,7 @@ def _accumulate(root: Expr, var: Expr) -> Expr | None:
     if not _vectorish(var.shape):
         return None
     J: dict[int, Expr] = {id(var): alg.const(1) if is_scalar(var.shape) else alg.eye(_length(var.shape))}
-    for node in root.walk():
+    for node in root.walk(below=var):
         if node is var or not any(id(a) in J for a in node.args):
             continue
         if not _vectorish(node.shape):
@@ -48,6 +48,40 @@ def _accumulate(root: Expr, var: Expr) -> Expr | None:
         assert total is not None
         J[id(node)] = total
     return J.get(id(root))
+
+
+_POISON = object()  # a matrix-valued node or an op without a Jacobian rule: no matrix Jacobian below it
+
+
+def row_jacobians(root: Expr) -> dict[int, object]:
+    """∂root/∂node as a row vector for every node of a scalar root, in one reverse pass.
+
+    The same local Jacobians as `_accumulate`, multiplied from the root down, so
+    the chains of all variables share their common prefix (uᵀ diag(f′(z₃)) W₃ …):
+    one pass for every variable keeps a deep net's Jacobian forms linear in depth,
+    where accumulating forward from each variable was quadratic.
+    """
+    order = list(root.walk())
+    R: dict[int, object] = {id(root): alg.const(1)}
+    for node in reversed(order):  # parents before children
+        up = R.get(id(node))
+        if up is None or not node.args:
+            continue
+        rule = OPS[node.op]
+        for i, a in enumerate(node.args):
+            if up is _POISON or not _vectorish(node.shape) or not _vectorish(a.shape):
+                contribution: object = _POISON
+            else:
+                local = rule.jac(node, i, *node.args) if rule.jac else None
+                contribution = _POISON if local is None else alg.matmul(up, local, simplify_diag=False)  # type: ignore[arg-type]
+            prev = R.get(id(a))
+            if prev is None:
+                R[id(a)] = contribution
+            elif prev is _POISON or contribution is _POISON:
+                R[id(a)] = _POISON
+            else:
+                R[id(a)] = alg.add(prev, contribution)  # type: ignore[arg-type]
+    return R
 
 
 def _unique_path(root: Expr, var: Expr) -> list[Expr] | None:
@@ -70,9 +104,23 @@ def _unique_path(root: Expr, var: Expr) -> list[Expr] | None:
     return path
 
 
-def jacobian_form(graph: Graph, root: Expr, var: Expr) -> tuple[Expr | None, list[tuple[str, str, Expr]], str]:
-    """(J, chain, note): J = ∂root/∂var, chain = [(num, den, factor)] between named nodes."""
-    total = _accumulate(root, var)
+def jacobian_form(graph: Graph, root: Expr, var: Expr, rows: dict[int, object] | None = None,
+                  factors: dict[tuple[int, int], Expr | None] | None = None,
+                  ) -> tuple[Expr | None, list[tuple[str, str, Expr]], str]:
+    """(J, chain, note): J = ∂root/∂var, chain = [(num, den, factor)] between named nodes.
+
+    `rows`, from `row_jacobians(root)` for a scalar root, and `factors`, a cache of
+    the chain's links, share work between the variables of a derivation: the
+    variables of a deep net walk the same links.
+    """
+    factors = {} if factors is None else factors
+    if rows is not None and _vectorish(var.shape):
+        got = rows.get(id(var))
+        total = None if got is _POISON else got  # type: ignore[assignment]
+        if got is None:  # root does not depend on var
+            total = _accumulate(root, var)
+    else:
+        total = _accumulate(root, var)
     if total is None:
         what = f"{var.name or 'it'} is a matrix" if not _vectorish(var.shape) else "matrix-valued nodes lie on the way"
         if not is_scalar(root.shape):
@@ -87,7 +135,10 @@ def jacobian_form(graph: Graph, root: Expr, var: Expr) -> tuple[Expr | None, lis
         checkpoints = [p for p in path if p is root or p is var or id(p) in names]
         if len(checkpoints) > 2:
             for upper, lower in zip(checkpoints, checkpoints[1:]):
-                factor = _accumulate(upper, lower)
+                key = (id(upper), id(lower))
+                if key not in factors:
+                    factors[key] = _accumulate(upper, lower)
+                factor = factors[key]
                 if factor is None:
                     chain = []
                     break

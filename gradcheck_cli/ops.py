@@ -157,7 +157,7 @@ def _diag_col(v: Expr) -> Expr:
     return alg.diag(v if v.shape[1].is_one else alg.T(v))
 
 
-def _columns_only(fn: Callable[..., "Expr | None"]) -> Callable[..., "Expr | None"]:
+def _columns_only(fn: Callable[..., Expr | None]) -> Callable[..., Expr | None]:
     """Column-wise ops (softmax) on a row vector act on 1-entry columns: no Jacobian rule here."""
     def jac(out: Expr, i: int, *args: Expr) -> Expr | None:
         return fn(out, i, *args) if args[i].shape[1].is_one else None

@@ -55,7 +55,7 @@ class Gradcheck:
         """
         from .api import VerifyOptions, verify_file
 
-        if "impl" in options and options["impl"]:
+        if options.get("impl"):
             file, sep, func = str(options["impl"]).rpartition(":")
             if sep:
                 options["impl"] = f"{self._path(file)}:{func}"

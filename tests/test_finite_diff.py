@@ -76,7 +76,10 @@ def test_steps_are_relative_to_each_entrys_scale():
     # round-off ε|f|/h ≈ 1e-9, a relative error of ~1e-3; a relative step leaves ~1e-9
     x = np.array([[3e6, 1.5e6], [7e5, 2.0]])
     c = np.array([[1.0, 2.0], [3.0, 4.0]])
-    f = lambda v: np.sum(c * np.log(v))  # noqa: E731
+
+    def f(v):
+        return np.sum(c * np.log(v))
+
     num, _ = numeric_gradient(f, x)
     assert rel(num, c / x) <= 1e-8
 
@@ -212,7 +215,10 @@ def test_relu_kink_is_classified_as_kink_not_failure():
     # pre-activations planted at ±3e-7, 1e-9 and exactly 0 from relu's kink
     z = np.array([3e-7, -3e-7, 1e-9, 0.0, 0.4])
     w = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    f = lambda v: np.sum(w * np.maximum(v, 0))  # noqa: E731
+
+    def f(v):
+        return np.sum(w * np.maximum(v, 0))
+
     claimed = w * (z > 0)  # relu′(0) = 0, a valid subgradient
     num, _ = numeric_gradient(f, z)
     cmp = compare(num, claimed, method="central", f_scale=abs(f(z)), x_scale=np.abs(z))
@@ -226,7 +232,10 @@ def test_relu_kink_is_classified_as_kink_not_failure():
 
 def test_wrong_derivative_near_a_kink_is_still_a_failure():
     z = np.array([3e-7, 1e-9, -2e-8])
-    f = lambda v: np.sum(np.maximum(v, 0))  # noqa: E731
+
+    def f(v):
+        return np.sum(np.maximum(v, 0))
+
     wrong = np.array([2.0, 1.5, -0.5])  # neither side (0 or 1), nor between
     r = recheck_entries(f, z, [(0,), (1,), (2,)], target=wrong)
     assert r.status == ["fail", "fail", "fail"], r.reasons
@@ -234,7 +243,10 @@ def test_wrong_derivative_near_a_kink_is_still_a_failure():
 
 def test_exactly_on_a_kink_the_entry_cannot_be_judged():
     # several relu units at exactly 0 on one line: any per-unit choice of relu′(0) is valid
-    f = lambda v: np.sum(np.maximum(np.array([1.0, -2.0, 0.5]) * v[0], 0) * np.array([1.0, 1.0, -3.0]))  # noqa: E731
+
+    def f(v):
+        return np.sum(np.maximum(np.array([1.0, -2.0, 0.5]) * v[0], 0) * np.array([1.0, 1.0, -3.0]))
+
     r = recheck_entries(f, np.zeros(1), [(0,)], target=[1.0])  # relu′(0) = 1, 0, 0 per unit
     assert r.status == ["kink"] and "cannot be checked" in r.reasons[0]
 
@@ -250,7 +262,10 @@ def test_smooth_mismatch_is_not_a_kink():
 def test_roundoff_disagreement_is_rescued_by_the_low_noise_estimate():
     # a loss near 0 made of large cancelling terms: |f| understates the round-off
     big = 1e4
-    f = lambda v: (big + np.sum(np.sin(v))) - big  # noqa: E731
+
+    def f(v):
+        return (big + np.sum(np.sin(v))) - big
+
     x = np.array([1.5707, 0.3, 2.0])
     g = np.cos(x)
     num, _ = numeric_gradient(f, x)

@@ -216,7 +216,7 @@ def test_the_reference_and_the_handout_share_the_graph() -> None:
         lines = []
         for text in path.read_text(encoding="utf-8").splitlines():
             code = text.split("#", 1)[0].strip()
-            if code.startswith("claim") or code.startswith("delta"):
+            if code.startswith(("claim", "delta")):
                 continue
             if code:
                 lines.append(code)
@@ -396,7 +396,7 @@ def test_a_real_subprocess_writes_results_json(course: Path, tmp_path: Path) -> 
     exe = shutil.which("gradcheck")
     cmd = [exe] if exe else [sys.executable, "-m", "gradcheck_cli"]
     p = subprocess.run([*cmd, "run", "gradcheck.toml", "--format", "gradescope", "--output", str(results)],
-                       cwd=course, env=env, capture_output=True, text=True, timeout=300)
+                       cwd=course, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert p.returncode == 1, p.stderr
     assert f"score 6 / {MAX_SCORE}" in p.stdout and "Traceback" not in p.stderr
     data = json.loads(results.read_text(encoding="utf-8"))
@@ -417,7 +417,7 @@ def _autograder(tmp_path: Path, upload: dict[str, Path]) -> dict[str, Any]:
         (ag / "submission" / name).write_bytes(path.read_bytes())
     env = {**os.environ, "AUTOGRADER": str(ag), "NO_COLOR": "1", "GITHUB_STEP_SUMMARY": ""}
     p = subprocess.run(["bash", str(src / "gradescope" / "run_autograder")], env=env,
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, check=False)
     assert p.returncode == 0, p.stderr  # Gradescope reads the file, not the exit code
     assert "Traceback" not in p.stderr
     data: dict[str, Any] = json.loads((ag / "results" / "results.json").read_text(encoding="utf-8"))
@@ -466,7 +466,7 @@ def test_init_writes_files_that_run(ci: str, tmp_path: Path) -> None:
                 assert doc["repos"][0]["hooks"][0]["id"] == "gradcheck-verify"
         if rel in ("run_autograder", "setup.sh"):
             assert os.access(tmp_path / rel, os.X_OK), f"{rel} must be executable for Gradescope"
-            assert subprocess.run(["bash", "-n", str(tmp_path / rel)]).returncode == 0
+            assert subprocess.run(["bash", "-n", str(tmp_path / rel)], check=False).returncode == 0
     run = gradcheck("run", "--format", "gradescope", cwd=tmp_path)
     if ci == "pre-commit":  # no config: the hook checks single files
         assert run.exit_code == 2
@@ -543,7 +543,7 @@ def test_broken_config_through_a_real_subprocess(tmp_path: Path) -> None:
     exe = shutil.which("gradcheck")
     cmd = [exe] if exe else [sys.executable, "-m", "gradcheck_cli"]
     p = subprocess.run([*cmd, "run", "--format", "gradescope", "--output", str(results)], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"}, check=False)
     assert p.returncode == 2
     assert "gradcheck.toml:3" in p.stderr and "poitns" in p.stderr and "Traceback" not in p.stderr
     assert json.loads(results.read_text(encoding="utf-8"))["score"] == 0

@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class _Capture:
 
     def __init__(self) -> None:
         sys.stdout.flush()
-        self.file = tempfile.TemporaryFile()
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - stays open: it is fd 1 until exit
         os.dup2(self.file.fileno(), 1)
         self.pos = 0
 

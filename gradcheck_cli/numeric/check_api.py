@@ -18,8 +18,10 @@ sampled to name a culprit), `sample=N` random entries on request.
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +134,8 @@ def _split(out: Any) -> tuple[Any, Any]:
 def _value(v: Any, complex_ok: bool) -> Any:
     arr = np.asarray(v)
     if arr.dtype == object or arr.size != 1:
-        raise _Misuse(f"f's value must be a scalar; got {'shape ' + str(arr.shape) if arr.dtype != object else type(v).__name__}")
+        got = f"shape {arr.shape}" if arr.dtype != object else type(v).__name__
+        raise _Misuse(f"f's value must be a scalar; got {got}")
     if np.iscomplexobj(arr) and not complex_ok:
         raise _Misuse("f's value is complex for real inputs")
     return arr.reshape(()).item()
@@ -212,13 +215,14 @@ def _choose_method(method: str, fun: Callable[[np.ndarray], Any], x: np.ndarray,
         return method, 0
     v = rng.standard_normal(x.shape) * np.maximum(1.0, np.abs(x))
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. ComplexWarning from code that drops imaginary parts
             hc = 1e-20
             zc = np.asarray(fun(x.astype(np.complex128) + 1j * hc * v))
             if not np.iscomplexobj(zc) or zc.size != 1:
                 return "central", 1
             dc = float(zc.reshape(()).imag) / hc
-    except Exception:  # f cannot take complex input: central differences it is
+    except Exception:  # noqa: BLE001 - f cannot take complex input: central differences it is
         return "central", 1
     evals = 1
     for h in (1e-6, 1e-8):  # the smaller step in case the first straddles a kink
@@ -237,7 +241,7 @@ def _check_one(fun: Callable[[np.ndarray], Any], inp: _Input, claimed: np.ndarra
     P = x.size
     if mode == "auto":
         mode = "sample" if sample else ("full" if P <= FULL_LIMIT else "fast")
-    base = dict(name=inp.name, kind="impl", wrt=inp.name, method=meth, mode=mode)
+    base: dict[str, Any] = {"name": inp.name, "kind": "impl", "wrt": inp.name, "method": meth, "mode": mode}
     if mode == "fast":
         res = directional_check(fun, x, claimed, rng, k=4, method=meth, f_scale=f0)
         evals += res.evaluations
@@ -281,56 +285,75 @@ def _entries(fun: Callable[[np.ndarray], Any], x: np.ndarray, claimed: np.ndarra
         msg = cmp.message.replace("at index", "at").replace(str(cmp.worst_index), _entry(name, i))
         return _Outcome(Check(ok=False, status="fail", message=msg, worst_index=list(i), evaluations=evals,
                               **base), None, True)
-    n_checked = x.size if indices is None else len(indices)
     rel_all = np.abs(num - cl) / np.maximum(np.maximum(np.abs(num), np.abs(cl)), 1e-300)
     pos_of = {at(b): tuple(b) for b in cmp.bad_indices}  # entry of x → position in num
     best: dict[tuple[int, ...], float] = {}
     sorted_out, evals = _recheck(fun, x, claimed, list(pos_of), lambda b: float(rel_all[pos_of[b]]), evals, best)
-    failing, kinks, noisy = sorted_out["fail"], sorted_out["kink"], sorted_out["pass"]
-    if not failing:
-        rel_ok = relative_error(num, cl, noise_floor(meth, f0, x_scale=xs, h=None, grad_scale=float(
-            np.max(np.abs(num), initial=0.0))) / (cmp.rtol or 1.0))
-        for b in kinks + noisy:  # explained by the re-check: their first-step error is not the method's
-            rel_ok[pos_of[b]] = 0.0
-        pos = tuple(int(v) for v in np.unravel_index(int(np.argmax(rel_ok)), rel_ok.shape)) if rel_ok.size else ()
-        wi = at(pos) if rel_ok.size else ()
-        worst = Worst(name, wi, float(num[pos]), float(cl[pos]), float(rel_ok[pos]),
-                      float(abs(num[pos] - cl[pos]))) if rel_ok.size else None
-        max_rel = float(rel_ok[pos]) if rel_ok.size else 0.0
-        msg = (f"{'all ' if indices is None and n_checked > 1 else ''}{n_checked} "
-               f"entr{'y agrees' if n_checked == 1 else 'ies agree'}")
-        if indices is not None:
-            msg += f" ({n_checked} of {x.size} sampled; the rest were not checked)"
-        if kinks:
-            msg += (f"; {len(kinks)} disagreed only across a kink (e.g. {_entry(name, kinks[0])}), "
-                    f"re-checked at smaller steps")
-        if noisy:
-            msg += f"; {len(noisy)} agreed only after re-checking with less round-off"
-        return _Outcome(Check(ok=True, status="kink" if kinks else "pass", message=msg,
-                              max_abs_error=cmp.max_abs_error, max_rel_error=max_rel,
-                              worst_index=list(wi), evaluations=evals, **base), worst, False)
-    # show an entry no kink disturbs if there is one, with the re-check's best estimate
-    near = set(sorted_out["near kink"])
+    base = {**base, "evaluations": evals}
+    if not sorted_out["fail"]:
+        return _passed(num, cl, x, xs, f0, indices, cmp.rtol, cmp.max_abs_error, sorted_out, pos_of, at, base)
+    return _failed(num, cl, claimed, x, indices, rel_all, sorted_out, pos_of, best, cmp.max_abs_error,
+                   cmp.max_rel_error, base)
+
+
+def _passed(num: np.ndarray, cl: np.ndarray, x: np.ndarray, xs: np.ndarray, f0: float,
+            indices: list[tuple[int, ...]] | None, rtol: float, max_abs: float,
+            sorted_out: dict[str, list[tuple[int, ...]]], pos_of: dict[tuple[int, ...], tuple[int, ...]],
+            at: Callable[[Sequence[int]], tuple[int, ...]], base: dict[str, Any]) -> _Outcome:
+    """Every entry agrees (some after a re-check): the worst error the method itself made."""
+    name, meth = base["name"], base["method"]
+    kinks, noisy = sorted_out["kink"], sorted_out["pass"]
+    n_checked = num.size
+    floor = noise_floor(meth, f0, x_scale=xs, grad_scale=float(np.max(np.abs(num), initial=0.0)))
+    rel_ok = relative_error(num, cl, floor / (rtol or 1.0))
+    for b in kinks + noisy:  # explained by the re-check: their first-step error is not the method's
+        rel_ok[pos_of[b]] = 0.0
+    worst = None
+    wi: tuple[int, ...] = ()
+    if rel_ok.size:
+        pos = tuple(int(v) for v in np.unravel_index(int(np.argmax(rel_ok)), rel_ok.shape))
+        wi = at(pos)
+        worst = Worst(name, wi, float(num[pos]), float(cl[pos]), float(rel_ok[pos]), float(abs(num[pos] - cl[pos])))
+    msg = (f"{'all ' if indices is None and n_checked > 1 else ''}{n_checked} "
+           f"entr{'y agrees' if n_checked == 1 else 'ies agree'}")
+    if indices is not None:
+        msg += f" ({n_checked} of {x.size} sampled; the rest were not checked)"
+    if kinks:
+        msg += (f"; {len(kinks)} disagreed only across a kink (e.g. {_entry(name, kinks[0])}), "
+                "re-checked at smaller steps")
+    if noisy:
+        msg += f"; {len(noisy)} agreed only after re-checking with less round-off"
+    return _Outcome(Check(ok=True, status="kink" if kinks else "pass", message=msg, max_abs_error=max_abs,
+                          max_rel_error=worst.rel_error if worst else 0.0, worst_index=list(wi), **base), worst, False)
+
+
+def _failed(num: np.ndarray, cl: np.ndarray, claimed: np.ndarray, x: np.ndarray,
+            indices: list[tuple[int, ...]] | None, rel_all: np.ndarray, sorted_out: dict[str, list[tuple[int, ...]]],
+            pos_of: dict[tuple[int, ...], tuple[int, ...]], best: dict[tuple[int, ...], float], max_abs: float,
+            max_rel: float, base: dict[str, Any]) -> _Outcome:
+    """Real disagreements: the worst entry (one no kink disturbs, if any), both values, a diagnosis."""
+    name = base["name"]
+    failing, near = sorted_out["fail"], set(sorted_out["near kink"])
     shown = [b for b in failing if b not in near] or failing
     nv_of = {b: best.get(b, float(num[pos_of[b]])) for b in shown}
     rel_of = {b: abs(nv_of[b] - float(cl[pos_of[b]])) / max(abs(nv_of[b]), abs(float(cl[pos_of[b]])), 1e-300)
               for b in shown}
     wi = max(shown, key=lambda b: rel_of[b])
     nv, cv, rel = nv_of[wi], float(cl[pos_of[wi]]), rel_of[wi]
-    n_bad = len(failing)
+    n_bad, n_checked = len(failing), num.size
     diag = "one entry wrong" if n_bad == 1 and n_checked > 1 and indices is None else None
     if indices is None and diag is None:
         ignore = np.zeros(x.shape, dtype=bool)
-        for b in kinks + noisy + sorted_out["near kink"]:
+        for b in sorted_out["kink"] + sorted_out["pass"] + sorted_out["near kink"]:
             ignore[b] = True
         diag = diagnose(num, claimed, ignore=ignore)
     msg = (f"{_entry(name, wi)}: claimed {_g(cv)}, numeric {_g(nv)}, relative error {rel:.2g}; "
            f"{n_bad} of {n_checked} {'sampled ' if indices is not None else ''}entries of {name} disagree")
     if diag:
         msg += f"; looks like: {diag}"
-    return _Outcome(Check(ok=False, status="fail", message=msg, max_abs_error=cmp.max_abs_error,
-                          max_rel_error=max(cmp.max_rel_error, rel), worst_index=list(wi), evaluations=evals,
-                          diagnosis=diag, **base), Worst(name, wi, nv, cv, rel, abs(nv - cv)), True)
+    check = Check(ok=False, status="fail", message=msg, max_abs_error=max_abs, max_rel_error=max(max_rel, rel),
+                  worst_index=list(wi), diagnosis=diag, **base)
+    return _Outcome(check, Worst(name, wi, nv, cv, rel, abs(nv - cv)), True)
 
 
 def _recheck(fun: Callable[[np.ndarray], Any], x: np.ndarray, claimed: np.ndarray, bad: list[tuple[int, ...]],

@@ -23,8 +23,9 @@ a wrong derivative.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,11 @@ METHODS = ("central", "complex", "richardson")
 #: magnitude. Complex step is tighter than per entry: a bug confined to one entry of
 #: P moves ⟨g, v⟩ by only ~1e-4/P of that magnitude (1e-9 at P = 1e5).
 DIRECTIONAL_RTOL = {"central": 1e-6, "complex": 1e-11}
+
+#: Step divisors of the kink re-check: h, h/10, …, h/10⁴. Round-off grows as the step
+#: shrinks (ε|f|/s, accounted for in the tolerance); a kink at distance d stops being
+#: straddled once s < d, so most kinks are resolved somewhere on the ladder.
+LADDER = (1.0, 10.0, 100.0, 1e3, 1e4)
 
 Fun = Callable[[np.ndarray], Any]
 Index = tuple[int, ...]
@@ -110,7 +116,7 @@ def _flat_indices(x: np.ndarray, indices: Sequence[Index | int] | None) -> np.nd
     tup = [(i,) if isinstance(i, (int, np.integer)) else tuple(i) for i in indices]
     if x.ndim == 0:
         return np.zeros(len(tup), dtype=np.intp)
-    return np.ravel_multi_index(tuple(np.array(tup).T), x.shape)
+    return np.asarray(np.ravel_multi_index(tuple(np.array(tup).T), x.shape), dtype=np.intp)
 
 
 def _derivatives(fun: Fun, x: np.ndarray, flat_idx: np.ndarray, method: str, h: float, *, width: int,
@@ -118,7 +124,7 @@ def _derivatives(fun: Fun, x: np.ndarray, flat_idx: np.ndarray, method: str, h: 
     """(n, width) derivatives along the entries `flat_idx`, and the number of evaluations."""
     n = len(flat_idx)
     xi = x.reshape(-1)[flat_idx]
-    ev = dict(width=width, batched=batched, chunk_bytes=chunk_bytes)
+    ev = {"width": width, "batched": batched, "chunk_bytes": chunk_bytes}
     if method == "complex":
         vals = _evaluate_points(fun, x.astype(np.complex128), flat_idx, xi + 1j * h, **ev)  # type: ignore[arg-type]
         return vals.imag / h, n
@@ -297,12 +303,6 @@ def directional_check(
                              max((d.rel_error for d in dirs), default=0.0), resolution, evals, meth, msg)
 
 
-#: Step divisors of the kink re-check: h, h/10, …, h/10⁴. Round-off grows as the step
-#: shrinks (ε|f|/s, accounted for in the tolerance); a kink at distance d stops being
-#: straddled once s < d, so most kinks are resolved somewhere on the ladder.
-LADDER = (1.0, 10.0, 100.0, 1e3, 1e4)
-
-
 def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, step: float, fs: float,
                       magnitude: float, fp_h: float, fm_h: float, batched: bool) -> tuple[str, int]:
     """Re-check a failing direction as `recheck_entries` re-checks an entry (kink or real)."""
@@ -319,7 +319,7 @@ def _directional_kink(fun: Fun, x: np.ndarray, g: np.ndarray, v: np.ndarray, ste
     noise = np.array([[float(noise_floor("central", fs, h=s)) for s in steps]])
     # at_kink_ok=False: a direction that sits on a kink would otherwise pass any claim
     kink, _moved, _jump, _why = _kink_verdict(central, fwd, bwd, np.array([cl]), r * magnitude + noise, noise,
-                                                     at_kink_ok=False)
+                                              at_kink_ok=False)
     return ("kink" if kink[0] else "fail"), len(ts)
 
 
@@ -327,11 +327,10 @@ def _stable_from(series: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """Per row, the first column k ≥ 1 from which the estimates agree with each other to
     the end (consecutive pairs within their tolerances), or K when there is none: the
     most precise estimate not disturbed by a kink (nor by round-off, which keeps growing)."""
-    n, K = series.shape
+    K = series.shape[1]
     pair_ok = np.abs(np.diff(series, axis=1)) <= tol[:, :-1] + tol[:, 1:]  # (n, K-1)
     suffix = np.flip(np.logical_and.accumulate(np.flip(pair_ok, axis=1), axis=1), axis=1)
-    first = np.where(suffix[:, 1:].any(axis=1), 1 + np.argmax(suffix[:, 1:], axis=1), K)
-    return first
+    return np.asarray(np.where(suffix[:, 1:].any(axis=1), 1 + np.argmax(suffix[:, 1:], axis=1), K))
 
 
 def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.ndarray, tol: np.ndarray,
@@ -365,7 +364,7 @@ def _kink_verdict(central: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, t: np.n
         k0 = _stable_from(series, tl)
         k0 = np.where((k0 > K - 2) & last_ok, K - 1, k0)  # clean only at the last step: judge there
         k = np.minimum(k0, K - 1)
-        return (k0 <= K - 1) & (np.abs(series[rows, k] - t) <= tl[rows, k])
+        return np.asarray((k0 <= K - 1) & (np.abs(series[rows, k] - t) <= tl[rows, k]))
 
     converges = moved & settles_on_t(central, tol, ~unresolved)
     jump = _jump(gap[:, :3], noise[:, 2], size[:, 2])
@@ -404,7 +403,7 @@ def _jump(gap: np.ndarray, noise_small: np.ndarray, size: np.ndarray) -> np.ndar
     curvature = (r1 >= 0.05) & (r1 <= 0.2) & (r2 >= 0.005) & (r2 <= 0.02)
     roundoff = ~(r2 <= 3)  # NaN (gap at h is 0) counts as round-off: no evidence
     significant = gap[:, 2] > 4 * noise_small + 1e-5 * size
-    return significant & ~curvature & ~roundoff
+    return np.asarray(significant & ~curvature & ~roundoff)
 
 
 @dataclass(frozen=True)
@@ -451,13 +450,12 @@ def recheck_entries(
 ) -> Recheck:
     """Tell "the step crossed a kink" or "round-off" from "the derivative is wrong", per entry.
 
-    Kink: either the central estimate moves with the step beyond its noise and,
-    at some smaller step (h/10 … h/10⁴), is clean (one-sided gap insignificant
-    or shrinking) and matches the claim (the larger steps straddled kinks the
-    smaller one does not), or the one-sided
-    quotients differ at h/100, not in the way curvature (gap ∝ step) or
-    round-off (gap ∝ 1/step) would make them (see `_jump`), and the claim
-    matches one side or lies between them (a subgradient).
+    Central and one-sided quotients on the step `LADDER` h … h/10⁴; the claim is
+    judged at the most precise estimate no kink disturbs (see `_kink_verdict`:
+    the estimate settles on the claim once the step no longer straddles the
+    kink; or the kink-free side's one-sided quotient equals it; or, for a kink
+    never resolved, the claim lies between the one-sided derivatives; or x
+    sits on the kink, where one-dimensional data cannot judge).
     Round-off: the claim agrees, within the central tolerance, with Richardson
     at step ε^(1/5), whose round-off is ~100× smaller (|f| can understate the
     magnitudes f cancels, e.g. a confident softmax loss).
@@ -489,7 +487,8 @@ def recheck_entries(
     t = np.zeros(n) if target is None else np.asarray(target, dtype=float).reshape(n)
     kink, moved, jump, why = _kink_verdict(central, fwd, bwd, t, tol, noise)
     evidence = moved | jump
-    best = np.where(moved, central[:, 2], np.where(jump, central[:, 0], rich))
+    settled = np.minimum(_stable_from(central, tol), K - 1)
+    best = np.where(moved | jump, central[np.arange(n), settled], rich)
     if target is None:
         reasons = ["kink evidence" if e else "no kink evidence" for e in evidence]
         status = ["kink" if e else "smooth" for e in evidence]
