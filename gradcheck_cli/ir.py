@@ -167,7 +167,8 @@ class Lowering:
                     assigns.append(s)
                 elif isinstance(s, ast.Claim):
                     claims.append(s)
-                    self._note_uses(s.value)
+                    if s.value is not None:
+                        self._note_uses(s.value)
                 elif isinstance(s, ast.Output):
                     output_stmt = s
             output = self._find_output(output_stmt, assigns)
@@ -335,6 +336,9 @@ class Lowering:
 
     def _claim(self, c: ast.Claim) -> ClaimSpec:
         spec = ClaimSpec(c.num, c.den, c.span, text=self.file.text[c.span.start:c.span.end])
+        if c.error is not None:
+            spec.error = c.error
+            return spec
         try:
             if c.num not in self.values and c.num not in self.vars:
                 raise self._err(NameError_, f"unknown name {c.num} in d{c.num}/d{c.den}", c.head_span,

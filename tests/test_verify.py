@@ -155,6 +155,38 @@ def test_errors_inside_a_claim_fail_only_that_claim(tmp_path: Path) -> None:
     assert code == 1, out
 
 
+@pytest.mark.parametrize("broken, message", [
+    ("dL/dW = (delta x^T", "unclosed '('"),
+    ("dL/dW = delta x^T)", "unexpected ')'"),
+    ("dL/dW = delta +", "expected an expression"),
+    ("dL/dW = delta $ x^T", "unexpected character '$'"),
+])
+def test_a_syntax_error_inside_a_claim_fails_only_that_claim(tmp_path: Path, broken: str, message: str) -> None:
+    """A student's unparseable answer costs that answer, not the other claims (DSL.md, Claims)."""
+    p = tmp_path / "t.grad"
+    p.write_text(BASE + "claim dL/db = delta\n" + f"claim {broken}  # the student's answer\n"
+                 + "claim dL/du = h\n")
+    rep = verify_file(str(p))
+    checks = {c.name: c for c in rep.checks if c.kind == "claim"}
+    assert checks["claim dL/db"].ok and checks["claim dL/du"].ok
+    bad = checks["claim dL/dW"]
+    assert bad.status == "error" and message in bad.message and bad.line == BASE.count("\n") + 2
+    assert sum(c.ok for c in rep.checks if c.kind == "derived") == 4  # the graph itself is intact
+    code, out = run(["verify", str(p)])
+    assert code == 1 and "FAIL  claim dL/dW" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    BASE + "claim dL/ = delta\n",          # the claim's head is the broken part: not an answer
+    BASE + "z2 = (W x\nclaim dL/db = delta\n",  # a broken graph line stops the run
+])
+def test_syntax_errors_outside_a_claims_answer_stop_the_run(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "t.grad"
+    p.write_text(text)
+    code, out = run(["verify", str(p)])
+    assert code == 2 and "error[syntax]" in out and "^" in out, out
+
+
 def test_generic_f_claims_must_hold_for_every_f(tmp_path: Path) -> None:
     text = "dims n = 3, m = 4\nW : n x m\nx : m\nu : n\nf : function\nz = W x\nh = f(z)\ns = u^T h\n"
     p = with_claim(tmp_path, "ds/dW = (u * (1 - h^2)) x^T", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import Span
 
@@ -123,8 +124,9 @@ class Assign(Node):
 class Claim(Node):
     num: str
     den: str
-    value: Node
+    value: Node | None  # None when the claim's expression does not parse: `error` says why
     head_span: Span
+    error: Any = None  # a ParseError: a student's answer that fails alone, not the file
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ to `eval`, `exec`, `sympify` or `parse_expr`.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ _WORDS = {
     "TRANSPOSE": "^T", "POWER": "^2", "HADAMARD": "*", "MINUS": "-", "TIMES": "x",
     "REALS": "ℝ", "QUALIFIER": "a qualifier (symmetric, spd, const)",
 }
+_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF]*\s*/\s*"
+                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF]*")  # the grammar's DERIV
 _EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED"}
 
 
@@ -40,11 +43,29 @@ def _lark() -> Lark:
 
 
 def parse_file(text: str, source: str = "<stdin>") -> ast.File:
-    """Parse a whole .grad file; raises ParseError with a position."""
+    """Parse a whole .grad file; raises ParseError with a position.
+
+    A syntax error inside a claim's expression is a student's wrong answer, not a
+    broken file (DSL.md: an error inside a claim fails that claim): the claim line
+    is blanked, the rest parsed again, and the claim comes back carrying its error.
+    """
     if not text.endswith("\n"):
         text += "\n"
+    broken: list[ast.Claim] = []
+    parsed = text
+    while True:
+        try:
+            tree = _lark().parse(parsed)
+            break
+        except UnexpectedInput as e:
+            err = _convert(e, text, source)
+            claim = _broken_claim(err, parsed, source)
+            if claim is None or any(b.span.start == claim.span.start for b in broken):
+                raise err from None
+            broken.append(claim)
+            start, end = claim.span.start, claim.span.end
+            parsed = parsed[:start] + " " * (end - start) + parsed[end:]
     try:
-        tree = _lark().parse(text)
         stmts = _ToAst(source).transform(tree)
     except UnexpectedInput as e:
         raise _convert(e, text, source) from None
@@ -54,7 +75,34 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
         raise
     except RecursionError:
         raise ParseError("the expression is nested too deeply", None) from None
-    return ast.File(tuple(stmts.children), source, text)
+    statements = list(stmts.children)
+    if broken:
+        statements = sorted(statements + broken, key=lambda n: n.span.start)
+    return ast.File(tuple(statements), source, text)
+
+
+_CLAIM_HEAD = re.compile(r"[ \t]*claim[ \t]+(" + _DERIV_PATTERN + r")[ \t]*=")
+
+
+def _broken_claim(err: ParseError, text: str, source: str) -> ast.Claim | None:
+    """The claim line a syntax error lies on, as a Claim that carries the error; None off claim lines."""
+    if err.span is None:
+        return None
+    pos = min(err.span.start, len(text) - 1)
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    line = text[start:end]
+    head = _CLAIM_HEAD.match(line)
+    if head is None or err.span.start < start + head.end(0):
+        return None  # not a claim, or its head (`claim ds/dW =`) is what is broken
+    num, den = (part.strip()[1:].strip() for part in head.group(1).split("/", 1))
+    line_no = text.count("\n", 0, start) + 1
+    code = line.split("#", 1)[0].rstrip()
+    span = Span(start, start + len(code), line_no, 1, source)
+    hstart = start + head.start(1)
+    head_span = Span(hstart, start + head.end(1), line_no, head.start(1) + 1, source)
+    return ast.Claim(span, num, den, None, head_span, error=err)
 
 
 def _span(meta: Any, source: str) -> Span:
