@@ -44,6 +44,12 @@ def render_plain(d: Derivation, form: str = "both", steps: bool = False) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _wrap(label: str) -> str:
+    """∂(W x + b), not ∂W x + b: an unnamed node's label is an expression."""
+    simple = label.replace("ᵀ", "").replace("_", "").isalnum()
+    return label if simple or (label.startswith("(") and label.endswith(")")) else f"({label})"
+
+
 def render_steps(d: Derivation) -> list[str]:
     lines = ["backward pass (reverse topological order; downstream = local × upstream)"]
     for row in step_rows(d, "text"):
@@ -53,8 +59,8 @@ def render_steps(d: Derivation) -> list[str]:
             f"{row['index']:>3}. {node}"
         lines.append(head + gate)
         fan = "   (copy adds: the sum of its consumers' gradients)" if row["copy_adds"] else ""
-        lines.append(f"       upstream    ∂{d.output}/∂{node} = {row['upstream']}{fan}")
+        lines.append(f"       upstream    ∂{d.output}/∂{_wrap(node)} = {row['upstream']}{fan}")
         for inp in row["inputs"]:  # type: ignore[attr-defined]
-            local = f"local ∂{node}/∂{inp['input']} = {inp['local']};  " if inp["local"] else ""
+            local = f"local ∂{_wrap(node)}/∂{_wrap(inp['input'])} = {inp['local']};  " if inp["local"] else ""
             lines.append(f"       → {inp['input']}:  {local}downstream {inp['downstream']}")
     return lines
