@@ -42,7 +42,7 @@ from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.expr import Expr, make
 from gradcheck_cli.ir import Graph, parse
 from gradcheck_cli.numeric import checker
-from gradcheck_cli.ops import ShapeMismatch
+from gradcheck_cli.ops import OPS, ShapeMismatch
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
 from gradcheck_cli.printing import to_dsl
 from gradcheck_cli.shapes import env, is_scalar, using

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..derive import Derivation
 from ..printing import latex_symbol
 from .common import definitions, equations, output_is_scalar, signal_lines, step_rows
 
 
-def _partial(num: str, den: str) -> str:
-    return rf"\frac{{\partial {latex_symbol(num, None) if len(num) > 1 else num}}}{{\partial {latex_symbol(den)}}}"
+def _partial(d: Derivation, num: str, den: str) -> str:
+    """∂h/∂z with each name set as the equations set it: bold unless the file says it is a scalar."""
+    return rf"\frac{{\partial {latex_symbol(num, _shape(d, num))}}}{{\partial {latex_symbol(den, _shape(d, den))}}}"
+
+
+def _shape(d: Derivation, name: str) -> Any:
+    g = d.graph
+    if name in g.values:
+        return g.values[name].shape
+    if name in g.variables:
+        return g.variables[name].expr.shape
+    return None
 
 
 def render_latex(d: Derivation, form: str = "both", steps: bool = False, fragment: bool = True,
@@ -21,7 +33,7 @@ def render_latex(d: Derivation, form: str = "both", steps: bool = False, fragmen
         rows.append(rf"{latex_symbol(n)} &= {rhs}")
     scalar = output_is_scalar(d)
     for eq in equations(d, "latex"):
-        lhs = _partial(out, eq.wrt)
+        lhs = _partial(d, out, eq.wrt)
         if eq.skipped:
             continue
         if scalar and form in ("shape", "both") and eq.shape_form is not None:
@@ -29,7 +41,7 @@ def render_latex(d: Derivation, form: str = "both", steps: bool = False, fragmen
         if form in ("jacobian", "both") and eq.jacobian is not None and (eq.jacobian != eq.shape_form or not scalar):
             chain = ""
             if eq.chain:
-                chain = r" \cdot ".join(_partial(a, b) for a, b, _ in eq.chain) + " = "
+                chain = r" \cdot ".join(_partial(d, a, b) for a, b, _ in eq.chain) + " = "
             tag = r" && \text{(Jacobian)}" if scalar else ""
             rows.append(rf"{lhs} &= {chain}{eq.jacobian}{tag}")
     body = "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
