@@ -116,11 +116,19 @@ def test_form_flag(form: str, present: str, absent: str, cli, monkeypatch) -> No
     assert present in text and absent not in text, text
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_goldens_compile(tmp_path: Path) -> None:
-    """Every .tex golden is a fragment that compiles with amsmath (one document for all)."""
+    """Every .tex golden is a fragment that compiles with amsmath (one document for all).
+
+    With pdflatex installed (Debian: texlive-latex-base) the document is compiled;
+    without it, the structural check of test_latex.py stands in, so the test never skips.
+    """
     body = "\n".join((GOLDEN / f"{case}.tex").read_text(encoding="utf-8") for case in CASES)
     doc = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + body + "\\end{document}\n"
+    if shutil.which("pdflatex") is None:
+        from test_latex import check_fragment
+
+        assert check_fragment(body) == []
+        return
     (tmp_path / "all.tex").write_text(doc, encoding="utf-8")
     r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "all.tex"], check=False, cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
