@@ -252,7 +252,11 @@ def mul(a: Expr, b: Expr) -> Expr:
         return neg(mul(a, b.args[0]))
     if b.op == "mul" and is_const(b.args[0]) and not is_const(a):
         return mul(b.args[0], mul(a, b.args[1]))
-    if is_scalar(a.shape) and b.op == "mul" and is_scalar(b.args[0].shape) and not is_scalar(b.shape):
+    if a.op == "mul" and is_const(a.args[0]) and not is_const(b) \
+            and not (b.op == "mul" and is_scalar(b.args[0].shape)):  # (c x) ∘ b = c (x ∘ b); scalars gather below
+        return mul(a.args[0], mul(a.args[1], b))
+    if is_scalar(a.shape) and not is_const(a) and b.op == "mul" and is_scalar(b.args[0].shape) \
+            and not is_scalar(b.shape):
         return mul(mul(a, b.args[0]), b.args[1])  # scalars gather on the left
     # (c 𝟏) ∘ x = c x
     if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "ones" and _same(a.shape, b.shape):
@@ -316,6 +320,8 @@ def matmul(a: Expr, b: Expr, simplify_diag: bool = True) -> Expr:
         return mul(a.args[0], matmul(a.args[1], b, simplify_diag))
     if b.op == "mul" and is_const(b.args[0]):
         return mul(b.args[0], matmul(a, b.args[1], simplify_diag))
+    if a.op == "ones" and b.op == "ones":  # 𝟏(n×k) 𝟏(k×B) = k 𝟏(n×B): a sum broadcast back
+        return scale(dim_symbol(a.shape[1]), ones(a.shape[0], b.shape[1]))
     if simplify_diag and a.op == "diag" and b.shape[1].is_one:  # diag(a) b = a ∘ b
         return mul(a.args[0], b)
     if simplify_diag and b.op == "diag" and a.shape[0].is_one:  # aᵀ diag(b) = (a ∘ b)ᵀ
@@ -339,7 +345,7 @@ def T(a: Expr) -> Expr:
         return _build(op, (), rows=a.shape[1], cols=a.shape[0])
     if op == "matmul":
         return matmul(T(a.args[1]), T(a.args[0]))
-    if op == "add":
+    if op == "add" and id(a) not in _FORWARD:  # the file's sums keep their names: rᵀ, not xᵀWᵀ − yᵀ
         return add(T(a.args[0]), T(a.args[1]))
     if op == "neg":
         return neg(T(a.args[0]))

@@ -207,11 +207,10 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
     for step in reversed(steps):  # input side first: its signals contain the later ones
         for c in step.contributions:
             e = c.downstream
-            if id(e) in file_names or id(e) in forward or e.op in ("var", "const", "ones", "zeros", "eye", "T", "neg") \
-                    or _smaller_than(e, 3) or not any(n.op == "var" for n in e.walk()):
-                continue
-            if all(e is not x for x in candidates):
-                candidates.append(e)
+            core = e.args[1] if e.op == "mul" and e.args[0].op == "const" else None
+            for x in (e, core):  # a constant factor may have moved out of the products: δ Xᵀ / N
+                if x is not None and _worth_naming(x, file_names, forward) and all(x is not y for y in candidates):
+                    candidates.append(x)
     chosen: list[Expr] = []
     stops: set[int] = set()
     visible = [_reachable(r, stops) for r in results]
@@ -229,6 +228,13 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
         out[id(e)] = name
         listing.append((name, e))
     return out, listing
+
+
+def _worth_naming(e: Expr, file_names: dict[int, str], forward: set[int]) -> bool:
+    """Not already a name, not a forward value, not a leaf or a mere transpose, and about a variable."""
+    if id(e) in file_names or id(e) in forward or e.op in ("var", "const", "ones", "zeros", "eye", "T", "neg"):
+        return False
+    return not _smaller_than(e, 3) and any(n.op == "var" for n in e.walk())
 
 
 def _smaller_than(e: Expr, k: int) -> bool:

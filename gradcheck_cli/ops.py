@@ -587,9 +587,10 @@ def _sum_vjp(g: Expr, out: Expr, a: Expr) -> tuple[Expr]:
 def _sum_show(style: str) -> Callable[..., str]:
     def show(e: Expr, parts: list[str]) -> str:
         axis = e.param("axis")
-        inner = parts[0] if axis is None else f"{parts[0]}, axis={axis}"
         if style == "latex":
+            inner = parts[0] if axis is None else parts[0] + r", \text{axis}=" + str(axis)
             return r"\operatorname{sum}(" + inner + ")"
+        inner = parts[0] if axis is None else f"{parts[0]}, axis={axis}"
         return f"sum({inner})"
     return show
 

@@ -208,8 +208,11 @@ class Printer:
             op = {"dsl": " * ", "text": " ", "latex": " "}[self.style]
             if self.style != "dsl" and a.op != "const" and not is_scalar(a.shape):
                 a, b = b, a  # scalars first in print: (uᵀv) x
-            left = self.wrap(a, PROD if a.op in ("const", "mul", "div") or self.style == "dsl" else POSTFIX)
-            return f"{left}{op}{self.wrap(b, POSTFIX if self.style != 'dsl' else UNARY)}", PROD
+            left = self.wrap(a, PROD if a.op in ("const", "mul") or self.style == "dsl" else POSTFIX)
+            right = POSTFIX if self.style != 'dsl' else UNARY
+            if a.op == "const" and (b.op == "matmul" or (b.op == "mul" and is_scalar(b.args[0].shape))):
+                right = PROD  # 2 rᵀ W, 2 t x: a number commutes with the product, no brackets needed
+            return f"{left}{op}{self.wrap(b, right)}", PROD
         op = {"dsl": " * ", "text": " ∘ ", "latex": r" \odot "}[self.style]
         right_need = PROD if b.op == "mul" else UNARY
         left_need = PROD if a.op == "mul" else UNARY

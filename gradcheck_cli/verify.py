@@ -115,8 +115,9 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
         for check in _derived_checks(graph, derivation, points, opts):
             report.checks.append(check)
             tick(len(report.checks), total, check.name)
+        mistakes: dict[tuple[str, str], Any] = {}  # the usual wrong answers per gradient, derived once
         for c in graph.claims:
-            report.checks.append(_claim_check(graph, c, points, opts))
+            report.checks.append(_claim_check(graph, c, points, opts, mistakes))
             tick(len(report.checks), total, c.name)
         if opts.impl:
             from .impl_check import impl_checks
@@ -155,7 +156,8 @@ def _one_line(err: GradcheckError) -> str:
     return f"{where}{err.message}{hint}"
 
 
-def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: VerifyOptions) -> Check:
+def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: VerifyOptions,
+                 suspects_cache: dict[tuple[str, str], Any] | None = None) -> Check:
     base = dict(name=claim.name, kind="claim", file=graph.source, line=claim.line, wrt=claim.den)
     if claim.error is not None or claim.expr is None:
         msg = _one_line(claim.error) if claim.error else "the claim could not be read"
@@ -163,42 +165,204 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     num = graph.values.get(claim.num) or graph.variables[claim.num].expr
     den = graph.variables[claim.den].expr if claim.den in graph.variables else graph.values[claim.den]
     conv, problem = _convention(num, den, claim.expr, opts.convention)
+    suspects = _suspects(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
+        diagnosis = "transposed" if "transpose" in problem else _misshaped(claim.expr, points, suspects)
+        if diagnosis and "transpose" not in problem:
+            problem += f"; looks like: {diagnosis}"
         return Check(ok=False, status="fail", message=problem, convention=conv,
-                     diagnosis="transposed" if "transpose" in problem else None, **base)  # type: ignore[arg-type]
+                     diagnosis=diagnosis, **base)  # type: ignore[arg-type]
     expr = claim.expr
     return _check_value(claim.name, "claim", graph, num, den, lambda ctx: evaluate(expr, ctx), conv, points, opts,
-                        line=claim.line, wrt=claim.den, suspects=_suspects(graph, claim))
+                        line=claim.line, wrt=claim.den, suspects=suspects)
 
 
-def _suspects(graph: Graph, claim: ClaimSpec) -> Any:
-    """The usual wrong answers, derived, so a failure can be named: f for f′, a term dropped."""
+def _misshaped(expr: Expr, points: list[_Point], suspects: Any) -> str | None:
+    """A claim of the wrong shape that is one of the usual wrong answers, by value (a bias gradient
+    summed over the batch's other axis is 1×B, not n×1): its name, else None."""
+    if suspects is None or not points:
+        return None
+    ctx = points[0].ctx
+    claimed = _value_or_none(expr, ctx)
+    if claimed is None or not np.all(np.isfinite(claimed)):
+        return None
+    alternatives, _ = suspects(ctx)
+    scale = float(np.max(np.abs(claimed), initial=0.0))
+    for label, alt in alternatives.items():
+        if alt.shape == claimed.shape and np.any(alt) and np.allclose(alt, claimed, rtol=1e-7, atol=1e-12 * scale):
+            return label
+    return None
+
+
+def _suspects(graph: Graph, claim: ClaimSpec, cache: dict[tuple[str, str], Any]) -> Any:
+    """The usual wrong answers, derived, so a failure can be named: f for f′ (everywhere, or at one
+    function), a term dropped, a sum over the wrong axis.
+
+    Derived only when a claim fails (the checker asks for them then), once per gradient
+    and `verify` run: `cache` is shared by the run's claims.
+    """
+    if claim.num not in graph.values or not is_scalar(graph.values[claim.num].shape):
+        return None
+    key = (claim.num, claim.den)
+
+    def values(ctx: Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        if key not in cache:
+            cache[key] = (*_usual_mistakes(graph, claim.num, claim.den), {})
+        alt_exprs, term_exprs, at = cache[key]
+        if id(ctx) not in at:  # every wrong claim of this gradient is compared at the same points
+            at[id(ctx)] = (ctx, _evaluated(alt_exprs, term_exprs, ctx))
+        return at[id(ctx)][1]
+    return values
+
+
+def _evaluated(alt_exprs: list[tuple[str, Expr]], term_exprs: list[tuple[str, Expr]],
+               ctx: Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The suspects' values at one point; alternatives that coincide keep the first name."""
+    alts: dict[str, np.ndarray] = {}
+    seen: list[np.ndarray] = []
+    for label, e in alt_exprs:
+        v = _value_or_none(e, ctx)
+        if v is None or any(v.shape == w.shape and np.array_equal(v, w) for w in seen):
+            continue  # the same wrong answer reached two ways keeps its first (plainest) name
+        base, k = label, 1
+        while label in alts:  # two sites that print alike (shortened): keep both
+            k += 1
+            label = f"{base} [{k}]"
+        alts[label] = v
+        seen.append(v)
+    missing = {}
+    for label, e in term_exprs:
+        v = _value_or_none(e, ctx)
+        if v is not None:
+            missing[label] = v
+    return alts, missing
+
+
+def _value_or_none(e: Expr, ctx: Context) -> np.ndarray | None:
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(evaluate(e, ctx), dtype=float)
+    except (KeyError, ValueError, IndexError, np.linalg.LinAlgError):
+        return None
+
+
+def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]]]:
+    """(label, wrong gradient) alternatives and (label, term) missing terms of ∂num/∂den."""
     from . import algebra as alg
     from .ops import MUTATION
 
-    if claim.num not in graph.values or not is_scalar(graph.values[claim.num].shape):
-        return None
     try:
-        right = derive(graph, [claim.den], output=claim.num).gradients[0].shape_form
+        right = derive(graph, [den], output=num).gradients[0].shape_form
         MUTATION.append("f_for_fprime")
         try:
-            slip = derive(graph, [claim.den], output=claim.num).gradients[0].shape_form
+            slip = derive(graph, [den], output=num).gradients[0].shape_form
         finally:
             MUTATION.pop()
     except GradcheckError:
-        return None
+        return [], []
     if right is None:
-        return None
+        return [], []
+    names = graph.names()
+    alts: list[tuple[str, Expr]] = []
     with using(graph.env):
-        terms = [alg.scale(c, t) for c, t in alg._terms(right)] if right.op == "add" else []
-
-    def values(ctx: Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        alts = {}
         if slip is not None and slip is not right:
-            alts["f used where f′ belongs"] = evaluate(slip, ctx)
-        missing = {to_dsl(t, graph.names()): evaluate(t, ctx) for t in terms}
-        return alts, missing
-    return values
+            alts.append(("f used where f′ belongs", slip))
+        nodes = list(right.walk())
+        ids = {id(n) for n in nodes}
+        forward = {id(n) for n in graph.output.walk()}
+        # f for f′ at one function: f′(z) as the lecture writes it (1 − tanh², σ(1 − σ)), f′, relu′
+        sites: dict[int, tuple[Expr, Expr]] = {}
+        for o in graph.output.walk():
+            if o.op == "fn" and o.param("order") == 0:
+                d = alg.fn_derivative(o)
+                if d is not o and id(d) in ids:
+                    sites[id(d)] = (d, o)
+        for n in nodes:
+            if n.op == "fn" and n.param("order", 0) >= 1 and id(n) not in sites:
+                lower = alg.fn(n.param("name"), n.args[0], n.param("order") - 1, n.param("alpha"))
+                sites[id(n)] = (n, lower)
+        for d, f in sites.values():
+            wrong = _replace(right, d, f)
+            if wrong is not None:
+                alts.append((f"f used where f′ belongs ({_short(f, names)} for {_short(d, names)})", wrong))
+        # a sum over the other axis (a broadcast bias summed over the features, not the batch)
+        sums = [n for n in nodes if n.op == "sum" and n.param("axis") in (0, 1)]
+        for n in sums:
+            other = _rebuilt(n, (n.args[0],), axis=1 - n.param("axis"))
+            wrong = _replace(right, n, other) if other is not None else None
+            if wrong is not None:
+                label = "summed over the wrong axis"
+                alts.append((label if len(sums) == 1 else f"{label} ({_short(n, names)})", wrong))
+        # a term dropped inside the gradient (1 − h² → −h²); a term of the whole sum is in `terms`
+        top = _sum_nodes(right)
+        for n in nodes:
+            if n.op != "add" or id(n) in top or id(n) in forward:
+                continue
+            for keep, dropped in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+                if keep.shape == n.shape:
+                    wrong = _replace(right, n, keep)
+                    if wrong is not None:
+                        where = _short(n, names)
+                        alts.append((f"a term is missing ({_short(dropped, names, 20)} in {where})", wrong))
+        terms = [alg.scale(c, t) for c, t in _sum_terms(right)] if right.op == "add" else []
+    return alts, [(to_dsl(t, names), t) for t in terms]
+
+
+def _sum_terms(e: Expr) -> list[tuple[Any, Expr]]:
+    """c₁·t₁ + c₂·t₂ + …: every term, also of sums the file wrote itself (a claim of `p - y`
+    is the same node as the derived p − y, and its terms are still the ones a student drops)."""
+    from . import algebra as alg
+
+    if e.op == "add" and e.args[0].shape == e.shape and e.args[1].shape == e.shape:
+        return _sum_terms(e.args[0]) + _sum_terms(e.args[1])
+    if e.op == "neg" and e.args[0].op == "add":
+        return [(-c, t) for c, t in _sum_terms(e.args[0])]
+    return [alg._split_coef(e)]
+
+
+def _sum_nodes(e: Expr) -> set[int]:
+    """The add nodes `_sum_terms` looks through: dropping one of their terms is a missing top-level term."""
+    if e.op == "add" and e.args[0].shape == e.shape and e.args[1].shape == e.shape:
+        return {id(e)} | _sum_nodes(e.args[0]) | _sum_nodes(e.args[1])
+    if e.op == "neg" and e.args[0].op == "add":
+        return _sum_nodes(e.args[0])
+    return set()
+
+
+def _rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:
+    """node's op on new arguments (and params), as written: None where the shapes no longer fit."""
+    from .expr import make
+    from .ops import OPS, ShapeMismatch
+
+    p = dict(node.params)
+    p.update(params)
+    try:
+        shape = OPS[node.op].shape(args, **p)
+    except (ShapeMismatch, GradcheckError):
+        return None
+    return make(node.op, args, tuple(sorted(p.items())), shape)
+
+
+def _replace(root: Expr, old: Expr, new: Expr) -> Expr | None:
+    """root with every occurrence of the node `old` replaced by `new`; None if it no longer type-checks."""
+    memo: dict[int, Expr] = {id(old): new}
+    for node in root.walk():
+        if id(node) in memo:
+            continue
+        args = tuple(memo[id(a)] for a in node.args)
+        if all(a is b for a, b in zip(args, node.args)):
+            memo[id(node)] = node
+            continue
+        rebuilt = _rebuilt(node, args)
+        if rebuilt is None:
+            return None
+        memo[id(node)] = rebuilt
+    return memo[id(root)]
+
+
+def _short(e: Expr, names: dict[int, str], width: int = 40) -> str:
+    s = to_dsl(e, names)
+    return s if len(s) <= width else s[:width - 1] + "…"
 
 
 def _convention(num: Expr, den: Expr, claim: Expr, strict: str) -> tuple[str | None, str | None]:

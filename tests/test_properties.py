@@ -250,7 +250,9 @@ CALL = "dims n = 2\nv0 : (1, n) const\nv1 : (1, 1) const\nv2 : (n, n)\nt0 = v1 +
 # relu inside max: sympy writes the step's condition as an ITE
 RELU_MAX = ("dims n = 2\nv0 : (n, n) const\nv1 : (n, n) const\nv2 : (1, 1)\nt0 = relu(v0)\nt1 = t0 @ v1\n"
             "t2 = max(v2, t1)\ns = sum(t2)\noutput s\n")
-REGRESSIONS = (MLP, BIAS, FANOUT, CANCEL, ROW_NORM, SIZE_ONE, SCALAR_ROW, CALL, RELU_MAX)
+# (c x) ∘ b = c (x ∘ b) and "scalars gather on the left" rewrote each other forever
+SCALAR_LOOP = "dims n = 3, m = 3\nv0 : (n, 1)\nv1 : (m, 1)\nt0 = norm(v0)\nt1 = v1 @ t0\ns = v1^T @ t1\noutput s\n"
+REGRESSIONS = (MLP, BIAS, FANOUT, CANCEL, ROW_NORM, SIZE_ONE, SCALAR_ROW, CALL, RELU_MAX, SCALAR_LOOP)
 
 
 def pinned(**fixed: object):  # type: ignore[no-untyped-def]

@@ -275,7 +275,9 @@ def diagnose(
     for label, alt in (alternatives or {}).items():
         alt = np.asarray(alt, dtype=float)
         a, b = (cl, alt) if alt.shape == cl.shape else (np.squeeze(cl), np.squeeze(alt))
-        if m.close(a, b) and not m.equal(cl, num):
+        # an alternative that (but for a few outliers) is the derivative itself explains no mistake
+        fits = m.close(np.squeeze(alt), np.squeeze(num)) if alt.size == num.size else False
+        if m.close(a, b) and not m.equal(cl, num) and not fits:
             return label
     if cl.shape != num.shape:
         if cl.ndim == 2 and cl.shape == num.T.shape:
@@ -293,7 +295,9 @@ def _value_pattern(num: np.ndarray, cl: np.ndarray, terms: Mapping[str, np.ndarr
     big = keep & (np.abs(num) > 1e-3 * float(np.max(np.abs(num[keep]), initial=0.0)))
     if np.any(big):
         c = float(np.median(cl[big] / num[big]))
-        if m.close(cl, c * num) and abs(c - 1) > 1e-3 and (num.size > 1 or _factor_name(abs(c))):
+        # one informative entry fits some factor whatever it is: then only a plain one (−1, 2, ½…) is named
+        plain = abs(c + 1) <= 1e-4 or _factor_name(abs(c)) is not None
+        if m.close(cl, c * num) and abs(c - 1) > 1e-3 and (np.count_nonzero(big) > 1 or plain):
             if abs(c + 1) <= 1e-4:
                 return "sign flipped"
             name = _factor_name(abs(c)) or f"{abs(c):.3g}"

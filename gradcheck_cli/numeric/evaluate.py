@@ -119,56 +119,151 @@ class Function:
         return v.reshape(v.shape[:-2]) if np.ndim(v) > 2 else v.reshape(()).item()
 
     # -- incremental evaluation: one changed entry of W changes one row of W x ----------
-    def _plan(self) -> tuple[Expr, str, np.ndarray, np.ndarray] | None:
-        """(consumer C, "left"|"right", the other factor's value, C at x0) when wrt's only
-        use is one side of a matmul whose other side does not depend on wrt."""
-        if hasattr(self, "_plan_cache"):
-            return self._plan_cache  # type: ignore[no-any-return]
-        users = [n for n in self.out.walk() if any(a is self.wrt for a in n.args)]
-        plan = None
-        if len(users) == 1 and users[0].op == "matmul" and users[0].args[0] is not users[0].args[1]:
-            c = users[0]
-            side = "left" if c.args[0] is self.wrt else "right"
-            other = c.args[1] if side == "left" else c.args[0]
-            if id(other) in self.cache:
-                memo = dict(self.cache)
-                memo[id(self.wrt)] = self.x0
-                plan = (c, side, self.cache[id(other)], evaluate(c, self.ctx, None, memo))
-        self._plan_cache = plan
-        return plan
+    def _base(self) -> dict[int, np.ndarray]:
+        """Every node's value at x0 (the nodes that do not depend on wrt are the cache)."""
+        if not hasattr(self, "_base_cache"):
+            memo = dict(self.cache)
+            memo[id(self.wrt)] = self.x0
+            for node in self.out.walk():
+                if id(node) not in memo:
+                    memo[id(node)] = _apply(node, self.ctx, [memo[id(a)] for a in node.args])
+            self._base_cache = memo
+        return self._base_cache  # type: ignore[no-any-return]
 
     @property
     def bytes_per_point(self) -> int:
-        plan = self._plan()
-        return int(16 * (plan[3].size if plan is not None else self.x0.size))
+        """Memory one perturbed point takes in `entries` (complex step, every intermediate kept)."""
+        if not hasattr(self, "_bytes_cache"):
+            probe = np.array([complex(self.x0.reshape(-1)[0])]) if self.x0.size else np.zeros(1, complex)
+            sizes: list[int] = []
+            self._propagate(np.zeros(1, dtype=np.intp), probe, sizes)
+            self._bytes_cache = max(16, sum(sizes))
+        return self._bytes_cache  # type: ignore[no-any-return]
 
     def entries(self, flat_idx: np.ndarray, new_vals: np.ndarray) -> np.ndarray:
         """The output with x0.flat[flat_idx[j]] replaced by new_vals[j], for every j.
 
-        With a matmul consumer only that product's changed row (or column) is
-        rebuilt: O(k·n) memory instead of O(k·P) copies of the parameter.
+        Incremental: a changed entry of wrt changes one row of it, and that row
+        is followed through the graph (see `_Rows`) for as long as the change
+        stays confined to one row or column — through elementwise functions,
+        sums and products with unchanged operands, transposes and W x — and is
+        expanded to full values only where it spreads (A h with h changed in
+        one entry: a rank-one update, never a full product). For a layer
+        `tanh(W x + b)` one changed entry of W costs O(1) instead of O(nm).
         """
         k = len(flat_idx)
-        plan = self._plan()
-        if plan is None:
-            stack = np.empty((k, *self.x0.shape), dtype=np.result_type(new_vals, self.x0))
-            stack[...] = self.x0
-            stack.reshape(k, -1)[np.arange(k), flat_idx] = new_vals
-            return self.scalar(stack) if self.out.shape == (Dim.of(1), Dim.of(1)) else self(stack)
-        c, side, other, c0 = plan
-        delta = new_vals - self.x0.reshape(-1)[flat_idx]
-        rows, cols = np.unravel_index(flat_idx, self.x0.shape)
-        stack = np.empty((k, *c0.shape), dtype=np.result_type(delta, c0))
-        stack[...] = c0
-        if side == "left":  # (W + δ e_i e_jᵀ) B = W B + δ e_i B[j, :]
-            stack[np.arange(k), rows, :] += delta[:, None] * other[cols, :]
-        else:  # A (W + δ e_i e_jᵀ) = A W + δ A[:, i] e_jᵀ
-            stack[np.arange(k), :, cols] += delta[:, None] * other[:, rows].T
         self.evaluations += k
-        memo = dict(self.cache)
-        memo[id(c)] = stack
-        v = evaluate(self.out, self.ctx, None, memo)
+        v = self._propagate(np.asarray(flat_idx, dtype=np.intp), np.asarray(new_vals))
         return v.reshape(k) if self.out.shape == (Dim.of(1), Dim.of(1)) else v.reshape(k, -1)
+
+    def _propagate(self, flat_idx: np.ndarray, new_vals: np.ndarray, sizes: list[int] | None = None) -> np.ndarray:
+        base = self._base()
+        x0 = self.x0.reshape(self.x0.shape[-2:]) if self.x0.ndim >= 2 else self.x0.reshape(-1, 1)
+        r, c = x0.shape
+        rows, cols = np.divmod(flat_idx, c)
+        if r == 1 and c > 1:  # a row vector: the changed entry is a column
+            vals = np.asarray(new_vals, dtype=np.result_type(new_vals, x0)).reshape(-1, 1)
+            start = _Rows(x0, cols, vals, 1)
+        else:
+            vals = x0[rows].astype(np.result_type(new_vals, x0))
+            vals[np.arange(len(flat_idx)), cols] = new_vals
+            start = _Rows(x0, rows, vals, 0)
+        memo: dict[int, Any] = dict(self.cache)
+        memo[id(self.wrt)] = start
+        for node in self.out.walk():
+            if id(node) in memo:
+                continue
+            args = [memo[id(a)] for a in node.args]
+            val = _sparse_apply(node, self.ctx, args, base[id(node)]) if any(
+                isinstance(a, _Rows) for a in args) else None
+            if val is None:
+                val = _apply(node, self.ctx, [a.dense() if isinstance(a, _Rows) else a for a in args])
+            memo[id(node)] = val
+            if sizes is not None:
+                sizes.append(int(val.vals.nbytes if isinstance(val, _Rows) else np.asarray(val).nbytes))
+        out = memo[id(self.out)]
+        if isinstance(out, _Rows):
+            out = out.dense()
+        if np.ndim(out) < 3:  # did not depend on wrt after all
+            out = np.broadcast_to(out, (len(flat_idx), *np.shape(out)))
+        return out
+
+
+class _Rows:
+    """A stack of k values, each equal to `base` (r×c) but for one row (axis 0) or one
+    column (axis 1): item j has `vals[j]` as its row (column) `idx[j]`. What one
+    changed entry of W makes of W, of W x and of tanh(W x + b)."""
+
+    __slots__ = ("base", "idx", "vals", "axis")
+
+    def __init__(self, base: np.ndarray, idx: np.ndarray, vals: np.ndarray, axis: int):
+        self.base, self.idx, self.vals, self.axis = base, idx, vals, axis
+
+    def lines(self, a: np.ndarray) -> np.ndarray:
+        """The rows (columns) idx of a constant r×c array `a`, one per item: (k, c) ((k, r))."""
+        if self.axis == 0:
+            return a[:1] if a.shape[0] == 1 else a[self.idx]  # a broadcast row stays (1, c)
+        return (a[:, :1] if a.shape[1] == 1 else a[:, self.idx]).T
+
+    def delta(self) -> np.ndarray:
+        return self.vals - self.lines(self.base)
+
+    def dense(self) -> np.ndarray:
+        k = len(self.idx)
+        out = np.empty((k, *self.base.shape), dtype=np.result_type(self.vals, self.base))
+        out[...] = self.base
+        if self.axis == 0:
+            out[np.arange(k), self.idx, :] = self.vals
+        else:
+            out[np.arange(k), :, self.idx] = self.vals
+        return out
+
+
+_ELEMENTWISE_1 = ("fn", "neg", "pow")
+_ELEMENTWISE_2 = ("add", "mul", "div")
+
+
+def _sparse_apply(node: Expr, ctx: Context, args: list[Any], out0: np.ndarray) -> Any:
+    """node's value when some arguments are `_Rows`: a `_Rows` while the change stays in one
+    row (column), a full stack where it spreads cheaply, None where the caller must expand."""
+    op = node.op
+    if any(not isinstance(a, _Rows) and np.ndim(a) > 2 for a in args):
+        return None  # mixed with a full stack: evaluate normally
+    if op in _ELEMENTWISE_1:
+        a = args[0]
+        return _Rows(out0, a.idx, _apply(node, ctx, [a.vals]), a.axis)
+    if op == "T":
+        a = args[0]
+        return _Rows(out0, a.idx, a.vals, 1 - a.axis)
+    if op in _ELEMENTWISE_2:
+        a, b = args
+        if isinstance(a, _Rows) and isinstance(b, _Rows):
+            if a.axis != b.axis or a.idx is not b.idx or a.base.shape != out0.shape or b.base.shape != out0.shape:
+                return None
+            return _Rows(out0, a.idx, _apply(node, ctx, [a.vals, b.vals]), a.axis)
+        s, const = (a, b) if isinstance(a, _Rows) else (b, a)
+        if s.base.shape != out0.shape:  # the changed operand is broadcast: the change spreads
+            return None
+        other = s.lines(np.asarray(const))
+        vals = _apply(node, ctx, [s.vals, other] if s is a else [other, s.vals])
+        return _Rows(out0, s.idx, vals, s.axis)
+    if op == "matmul":
+        a, b = args
+        if isinstance(a, _Rows) and isinstance(b, _Rows):
+            return None
+        if isinstance(a, _Rows):
+            if a.axis == 0:  # (A + e_i δᵀ) B: row i of the product changes, to (row i of A') B
+                return _Rows(out0, a.idx, a.vals @ b, 0)
+            # (A + δ e_jᵀ) B = A B + δ B[j, :]: a rank-one change of the whole product
+            return out0 + a.delta()[:, :, None] * b[a.idx][:, None, :]
+        if b.axis == 1:  # A (B + δ e_jᵀ): column j of the product changes, to A (column j of B')
+            return _Rows(out0, b.idx, (a @ b.vals.T).T, 1)
+        # A (B + e_i δᵀ) = A B + A[:, i] δᵀ: rank one
+        return out0 + a[:, b.idx].T[:, :, None] * b.delta()[:, None, :]
+    if op == "sum" and node.param("axis") is None:
+        a = args[0]
+        return out0 + a.delta().sum(axis=1)[:, None, None]
+    return None
 
 
 def sample_inputs(graph: Graph, rng: np.random.Generator, positive: bool = False) -> dict[str, np.ndarray]:
