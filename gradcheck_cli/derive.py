@@ -212,7 +212,7 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
                 if x is not None and _worth_naming(x, file_names, forward) and all(x is not y for y in candidates):
                     candidates.append(x)
     chosen: list[Expr] = []
-    stops: set[int] = set()
+    stops: set[int] = set(file_names)  # the file's names print as names: what is inside them does not show
     visible = [_reachable(r, stops) for r in results]
     for e in candidates:
         if sum(1 for v in visible if id(e) in v) >= 2:
@@ -227,7 +227,9 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
         name = "δ" if len(chosen) == 1 else f"δ{subs[k] if k < 9 else k + 1}"
         out[id(e)] = name
         listing.append((name, e))
-    return out, listing
+    # listed in the order backprop computes them, each after the signals it is built from:
+    # δ₂ = u ∘ h2 ∘ (1 − h2), then δ₁ = (W2ᵀ δ₂) ∘ h1 ∘ (1 − h1)
+    return out, listing[::-1]
 
 
 def _worth_naming(e: Expr, file_names: dict[int, str], forward: set[int]) -> bool:

@@ -5,7 +5,10 @@ Evaluation walks the same expression DAG the derivation uses, with each op's
 (many perturbed inputs at once) and complex (complex step). Nodes that do
 not depend on a perturbed input are evaluated once and reused, which is what
 makes per-entry finite differences cheap: perturbing W never recomputes a
-branch that does not read W.
+branch that does not read W. `Function.entries` goes further for the
+perturbations of single entries: the changed row is followed through the
+graph while the change stays in one row or column (`_Rows`), so one entry of
+W costs the work of one row of W x, not of the whole forward pass.
 """
 
 from __future__ import annotations
@@ -124,9 +127,10 @@ class Function:
         if not hasattr(self, "_base_cache"):
             memo = dict(self.cache)
             memo[id(self.wrt)] = self.x0
-            for node in self.out.walk():
-                if id(node) not in memo:
-                    memo[id(node)] = _apply(node, self.ctx, [memo[id(a)] for a in node.args])
+            with np.errstate(all="ignore"):
+                for node in self.out.walk():
+                    if id(node) not in memo:
+                        memo[id(node)] = _apply(node, self.ctx, [memo[id(a)] for a in node.args])
             self._base_cache = memo
         return self._base_cache  # type: ignore[no-any-return]
 
@@ -134,9 +138,13 @@ class Function:
     def bytes_per_point(self) -> int:
         """Memory one perturbed point takes in `entries` (complex step, every intermediate kept)."""
         if not hasattr(self, "_bytes_cache"):
-            probe = np.array([complex(self.x0.reshape(-1)[0])]) if self.x0.size else np.zeros(1, complex)
             sizes: list[int] = []
-            self._propagate(np.zeros(1, dtype=np.intp), probe, sizes)
+            first = self.x0.reshape(-1)[:1]
+            try:
+                with np.errstate(all="ignore"):
+                    self._propagate(np.zeros(1, dtype=np.intp), first.astype(complex), sizes)
+            except (TypeError, ValueError, ArithmeticError, IndexError):  # no complex arithmetic here: real, twice
+                sizes = [2 * n for n in (sizes or [self.x0.nbytes])]
             self._bytes_cache = max(16, sum(sizes))
         return self._bytes_cache  # type: ignore[no-any-return]
 
@@ -165,9 +173,8 @@ class Function:
             vals = np.asarray(new_vals, dtype=np.result_type(new_vals, x0)).reshape(-1, 1)
             start = _Rows(x0, cols, vals, 1)
         else:
-            vals = x0[rows].astype(np.result_type(new_vals, x0))
-            vals[np.arange(len(flat_idx)), cols] = new_vals
-            start = _Rows(x0, rows, vals, 0)
+            new = np.asarray(new_vals)
+            start = _Rows(x0, rows, None, 0, entry=(cols, new - x0[rows, cols], new))
         memo: dict[int, Any] = dict(self.cache)
         memo[id(self.wrt)] = start
         for node in self.out.walk():
@@ -194,10 +201,21 @@ class _Rows:
     column (axis 1): item j has `vals[j]` as its row (column) `idx[j]`. What one
     changed entry of W makes of W, of W x and of tanh(W x + b)."""
 
-    __slots__ = ("base", "idx", "vals", "axis")
+    __slots__ = ("base", "idx", "_vals", "axis", "entry")
 
-    def __init__(self, base: np.ndarray, idx: np.ndarray, vals: np.ndarray, axis: int):
-        self.base, self.idx, self.vals, self.axis = base, idx, vals, axis
+    def __init__(self, base: np.ndarray, idx: np.ndarray, vals: np.ndarray | None, axis: int,
+                 entry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
+        self.base, self.idx, self._vals, self.axis = base, idx, vals, axis
+        self.entry = entry  # (columns, changes, new values): only entry (idx[j], columns[j]) differs
+
+    @property
+    def vals(self) -> np.ndarray:
+        if self._vals is None:
+            assert self.entry is not None
+            cols, _d, new = self.entry
+            self._vals = self.base[self.idx].astype(np.result_type(new, self.base))
+            self._vals[np.arange(len(self.idx)), cols] = new
+        return self._vals
 
     def lines(self, a: np.ndarray) -> np.ndarray:
         """The rows (columns) idx of a constant r×c array `a`, one per item: (k, c) ((k, r))."""
@@ -252,6 +270,9 @@ def _sparse_apply(node: Expr, ctx: Context, args: list[Any], out0: np.ndarray) -
         if isinstance(a, _Rows) and isinstance(b, _Rows):
             return None
         if isinstance(a, _Rows):
+            if a.entry is not None:  # (A + δ e_i e_jᵀ) B: row i of the product moves by δ B[j, :]
+                cols, d, _new = a.entry
+                return _Rows(out0, a.idx, out0[a.idx] + d[:, None] * b[cols], 0)
             if a.axis == 0:  # (A + e_i δᵀ) B: row i of the product changes, to (row i of A') B
                 return _Rows(out0, a.idx, a.vals @ b, 0)
             # (A + δ e_jᵀ) B = A B + δ B[j, :]: a rank-one change of the whole product

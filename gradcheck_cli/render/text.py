@@ -15,16 +15,20 @@ def render_plain(d: Derivation, form: str = "both", steps: bool = False) -> str:
 
     lines.append(f"{g.source}: output {out} ({shape_str(oshape)})")
     defs = definitions(d, "text")
-    if defs:
-        lines.append("  where " + ",  ".join(f"{n} = {rhs}" for n, rhs in defs))
+    one_line = "  where " + ",  ".join(f"{n} = {rhs}" for n, rhs in defs)
+    if defs and len(one_line) <= 100:
+        lines.append(one_line)
+    elif defs:  # a long graph (an LSTM step) reads better one definition a line
+        lines.extend(f"  {'where' if k == 0 else '     '} {n} = {rhs}" for k, (n, rhs) in enumerate(defs))
     sig = signal_lines(d, "text")
-    for name, rhs in sig:
-        lines.append(f"  with  {name} = {rhs}")
+    for k, (name, rhs) in enumerate(sig):
+        lines.append(f"  {'with ' if k == 0 else '     '} {name} = {rhs}")
     lines.append("")
     scalar = output_is_scalar(d)
     for eq in equations(d, "text"):
         head = f"∂{out}/∂{eq.wrt}"
-        lines.append(f"{head}   ({eq.shape[0]}×{eq.shape[1]})")
+        rows, cols = (f"({x})" if " " in x else x for x in eq.shape)
+        lines.append(f"{head}   ({rows}×{cols})")
         if eq.skipped:
             lines.append(f"  skipped: {eq.skipped}")
             lines.append("")
