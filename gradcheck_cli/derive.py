@@ -200,7 +200,7 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
     """
     file_names = graph.names()
     results = [g.shape_form for g in grads if g.shape_form is not None]
-    if len(results) < 2:
+    if not results:
         return {}, []
     forward = {id(n) for n in graph.output.walk()}
     candidates: list[Expr] = []
@@ -215,7 +215,9 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
     stops: set[int] = set(file_names)  # the file's names print as names: what is inside them does not show
     visible = [_reachable(r, stops) for r in results]
     for e in candidates:
-        if sum(1 for v in visible if id(e) in v) >= 2:
+        shared = sum(1 for v in visible if id(e) in v) >= 2
+        repeated = any(v.get(id(e), 0) >= 2 for v in visible) and not _smaller_than(e, 6)
+        if shared or repeated:  # in two results, or twice in one (batch norm's ∂L/∂Xc)
             chosen.append(e)
             stops.add(id(e))
             # a named signal hides what is inside it: recount only the results it occurs in
@@ -244,23 +246,26 @@ def _smaller_than(e: Expr, k: int) -> bool:
     return sum(1 for _, _ in zip(range(k), e.walk())) < k
 
 
-def _reachable(root: Expr, stops: set[int]) -> set[int]:
-    """The nodes of root outside the already-named signals (whose insides are hidden by their name).
+def _reachable(root: Expr, stops: set[int]) -> dict[int, int]:
+    """The nodes of root outside the already-named signals (whose insides are hidden by their
+    name), each with the number of places it is used there.
 
     One walk per result, repeated only for the results a newly named signal occurs
     in, keeps naming linear-ish in depth: asking "does e occur in r?" per
     candidate and result was cubic, 3 s of a 64-layer derivation.
     """
-    stack, seen = [root], set()
+    uses: dict[int, int] = {id(root): 0}
+    stack = [root]
+    expanded: set[int] = set()
     while stack:
         n = stack.pop()
-        if id(n) in seen:
+        if id(n) in expanded or (id(n) in stops and n is not root):
             continue
-        seen.add(id(n))
-        if id(n) in stops and n is not root:
-            continue
-        stack.extend(n.args)
-    return seen
+        expanded.add(id(n))
+        for a in n.args:
+            uses[id(a)] = uses.get(id(a), 0) + 1
+            stack.append(a)
+    return uses
 
 
 def derive_file(path: str, wrt: list[str] | None = None, seed: int = 0) -> Derivation:

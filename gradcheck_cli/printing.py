@@ -133,6 +133,11 @@ class Printer:
 
     def p_const(self, e: Expr) -> tuple[str, int]:
         v = sp.sympify(e.param("value"))
+        if v.is_Rational and not v.is_Integer and (abs(v.q) > 1000 or abs(v.p) > 1000):
+            # a decimal from the file (an ε of 0.00001) reads as the file wrote it, not as 1/100000
+            v = sp.Float(float(v), 15)
+            s = repr(float(v))
+            return (s, ATOM) if v >= 0 else (s, UNARY)
         if self.style == "latex":
             s = sp.latex(v)
         else:
