@@ -15,8 +15,11 @@ Each mutant is printed with the DSL printer (the `dsl` strings of
 `derive --format json`, δ written out), pasted into the file as a claim and
 verified over three seeds: the claim must fail (a claim that no longer type
 checks is an error, also a failure) and a diagnosis, when verify gives one,
-must name this mutant's kind. Mutants numerically equal to the gradient
-(dropping a zero term, transposing a symmetric matrix) are skipped.
+must name this mutant's kind, or state a value pattern that holds for it (p
+for p − y with a one-hot y is "one entry wrong" as much as a missing term).
+Mutants numerically equal to the gradient (dropping a zero term, transposing
+a symmetric matrix) are left out; so is, at one seed, a mutant equal to the
+gradient at that seed's points (relu′ of four entries can be all zero).
 
 The last kind is numeric: one entry of the gradient off by 1e-4 relative, at
 P = 1e2 … 1e5, must fail with that entry named.
@@ -42,11 +45,12 @@ from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.expr import Expr, make
 from gradcheck_cli.ir import Graph, parse
 from gradcheck_cli.numeric import checker
-from gradcheck_cli.ops import OPS, ShapeMismatch
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
+from gradcheck_cli.ops import OPS, ShapeMismatch
 from gradcheck_cli.printing import to_dsl
-from gradcheck_cli.shapes import env, is_scalar, using
+from gradcheck_cli.shapes import env, using
 from gradcheck_cli.verify import VerifyOptions, verify
+from gradcheck_cli.verify import _points as verify_points
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -148,6 +152,7 @@ class Mutant:
     wrt: str
     what: str  # which change, for messages
     expr: Expr
+    right: Expr  # the derived gradient it is a mutant of
     dsl: str
     typechecks: bool
 
@@ -279,7 +284,7 @@ def mutated(source_id: str) -> Mutated:
                 if all(_same_value(_value(m, ctx), want) for ctx, want in zip(points, right)):
                     skipped[kind] += 1
                     continue
-                mutants.append(Mutant(kind, d.output, g.wrt, what, m, to_dsl(m, graph.names()), typechecks))
+                mutants.append(Mutant(kind, d.output, g.wrt, what, m, e, to_dsl(m, graph.names()), typechecks))
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     if not re.search(r"(?m)^output ", text):  # a claim may use the output's name: keep the output fixed
         text += f"output {graph.output_name}\n"
@@ -331,22 +336,69 @@ def test_every_mutant_is_caught_and_rightly_diagnosed(source_id: str) -> None:
     mt = mutated(source_id)
     if not mt.mutants:
         pytest.skip("no mutation applies")
+    graph = parse(mt.text, mt.source.path)
+    assert set(graph.env.given) == set(graph.env.sizes)  # every size is given: one graph serves every seed
     problems = []
+    checked: Counter = Counter()
     for seed in SEEDS:
-        rep = verify(parse(mt.text, mt.source.path, seed), VerifyOptions(seed=seed, trials=1))
+        opts = VerifyOptions(seed=seed, trials=1)
+        points = [p.ctx for p in verify_points(graph, opts)]  # the points verify checks at
+        rep = verify(graph, opts)
         claims = {c.line: c for c in rep.checks if c.kind == "claim"}
         for k, m in enumerate(mt.mutants):
             c = claims[mt.first_line + k]
             where = f"seed {seed}: {m.kind} of d{m.num}/d{m.wrt} ({m.what}): claim `{m.dsl}`"
+            # the first point where the mutant differs from the gradient is where verify must fail
+            differing = []
+            for ctx in points:
+                got, want = _value(m.expr, ctx), _value(m.right, ctx)
+                if not _same_value(got, want):
+                    differing.append((got, want))
+            if not differing:
+                continue  # equal at every point of this seed (relu′ of a few entries): nothing to catch
+            checked[m.kind] += 1
             if c.ok:
                 problems.append(f"{where} PASSED ({c.status}: {c.message})")
             elif c.status == "error" and m.typechecks:
                 problems.append(f"{where} could not be checked: {c.message}")
             elif c.status not in ("fail", "error"):
                 problems.append(f"{where} has status {c.status}: {c.message}")
-            elif c.diagnosis is not None and not names_kind(c.diagnosis, m.kind):
+            elif c.diagnosis is not None and not names_kind(c.diagnosis, m.kind) \
+                    and not true_of(c.diagnosis, *differing[0]):
                 problems.append(f"{where} diagnosed as {c.diagnosis!r}: {c.message}")
     assert not problems, "\n".join(problems)
+    # most mutants differ from the gradient at most points: a seed may not skip them all
+    assert sum(checked.values()) >= len(SEEDS) * len(mt.mutants) // 2, checked
+
+
+def true_of(diagnosis: str, claimed: np.ndarray | None, right: np.ndarray | None) -> bool:
+    """A value pattern the diagnosis states, checked on the values: it may name a mutant by
+    its effect (dropping relu′(c) from relu′(a − c) of 4 entries can change just one entry)."""
+    if claimed is None or right is None:
+        return False
+    if claimed.shape != right.shape and claimed.size == right.size and min(claimed.shape) == 1:
+        claimed = claimed.reshape(right.shape)
+    scale = max(float(np.max(np.abs(right), initial=0.0)), 1e-300)
+
+    def close(a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9 * scale))
+
+    if diagnosis == "one entry wrong":
+        return claimed.shape == right.shape and int(np.count_nonzero(
+            ~np.isclose(claimed, right, rtol=1e-6, atol=1e-9 * scale))) == 1
+    if diagnosis == "all zeros where the derivative is not":
+        return not np.any(claimed) and bool(np.any(right))
+    if diagnosis == "sign flipped":
+        return close(claimed, -right)
+    if diagnosis in ("transposed", "transposed shape"):
+        return claimed.shape == right.T.shape and (diagnosis == "transposed shape" or close(claimed, right.T))
+    factor = re.fullmatch(r"(sign flipped and )?off by a factor of (.+)", diagnosis)
+    if factor:
+        text = factor.group(2)
+        c = {"½": 0.5, "⅓": 1 / 3, "¼": 0.25}.get(text) or float(text)
+        c = -c if factor.group(1) else c
+        return claimed.shape == right.shape and bool(np.allclose(claimed, c * right, rtol=1e-2, atol=1e-9 * scale))
+    return False
 
 
 # ---------------------------------------------------------------------------- one entry off by 1e-4
