@@ -279,9 +279,9 @@ def mul(a: Expr, b: Expr) -> Expr:
     if b.op == "ones" and _same(a.shape, b.shape):
         return a
     # a ∘ (1 / b) = a / b
-    if b.op == "div" and is_const(b.args[0], 1) and _same(a.shape, b.shape):
-        return div(a, b.args[1])
-    if a.op == "div" and is_const(a.args[0], 1) and _same(a.shape, b.shape):
+    if b.op == "div" and is_const(b.args[0], 1) and _same(a.shape, b.shape) and not is_const(a):
+        return div(a, b.args[1])  # (c · 1/x stays: c/x is written c (1/x), see div)
+    if a.op == "div" and is_const(a.args[0], 1) and _same(a.shape, b.shape) and not is_const(b):
         return div(b, a.args[1])
     # x ∘ (y / x) = y
     if b.op == "div" and b.args[1] is a and _same(b.args[0].shape, b.shape):
