@@ -201,7 +201,7 @@ def _suspects(graph: Graph, claim: ClaimSpec, cache: dict[tuple[str, str], Any])
     Derived only when a claim fails (the checker asks for them then), once per gradient
     and `verify` run: `cache` is shared by the run's claims.
     """
-    if claim.num not in graph.values or not is_scalar(graph.values[claim.num].shape):
+    if claim.num not in graph.values:
         return None
     key = (claim.num, claim.den)
 
@@ -246,16 +246,22 @@ def _value_or_none(e: Expr, ctx: Context) -> np.ndarray | None:
         return None
 
 
+def _result(d: Any) -> Expr | None:
+    """The gradient (scalar output) or the Jacobian (vector output: dh/dz = diag(f′(z)))."""
+    g = d.gradients[0]
+    return g.shape_form if g.shape_form is not None else g.jacobian
+
+
 def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]]]:
     """(label, wrong gradient) alternatives and (label, term) missing terms of ∂num/∂den."""
     from . import algebra as alg
     from .ops import MUTATION
 
     try:
-        right = derive(graph, [den], output=num).gradients[0].shape_form
+        right = _result(derive(graph, [den], output=num))
         MUTATION.append("f_for_fprime")
         try:
-            slip = derive(graph, [den], output=num).gradients[0].shape_form
+            slip = _result(derive(graph, [den], output=num))
         finally:
             MUTATION.pop()
     except GradcheckError:

@@ -333,3 +333,14 @@ def test_bind_flag_validation(tmp_path: Path) -> None:
     assert run(["verify", str(p), "--bind", "f=tanh"])[0] == 0
     assert run(["verify", str(p), "--bind", "f=nonsense"])[0] == 2
     assert run(["verify", str(p), "--bind", "g=tanh"])[0] == 2
+
+
+def test_vector_output_jacobian_claims_are_diagnosed(tmp_path: Path) -> None:
+    """dh/dz = diag(h) for h = tanh(z): the f-for-f′ slip is named for Jacobians too."""
+    p = tmp_path / "j.grad"
+    p.write_text("dims n = 3, m = 4\nW : n x m\nx : m\nb : n\nz = W x + b\nh = tanh(z)\n"
+                 "claim dh/dz = diag(h)\nclaim dh/dx = diag(1 - h^2) W\noutput h\n")
+    rep = verify_file(str(p))
+    wrong, right = claim_check(rep, "claim dh/dz"), claim_check(rep, "claim dh/dx")
+    assert right.ok and right.convention == "jacobian"
+    assert not wrong.ok and wrong.diagnosis is not None and "f used where f′ belongs" in wrong.diagnosis

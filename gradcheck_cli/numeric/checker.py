@@ -94,7 +94,7 @@ def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode:
     if mode == "auto":
         mode = "full" if P <= FULL_LIMIT else "fast"
     if not scalar_out:
-        return _check_jacobian(fun, claimed, method, rtol, label)
+        return _check_jacobian(fun, claimed, method, rtol, label, suspects)
     target = claimed if conv != "jacobian" else claimed.T
     target = np.asarray(target, dtype=float).reshape(x0.shape)
     f0 = fun.scalar(x0)
@@ -263,7 +263,8 @@ def _block_disagrees(fun: Any, x0: np.ndarray, g: np.ndarray, block: np.ndarray,
     return abs(num - claimed) > tol
 
 
-def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | None, label: str) -> Outcome:
+def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | None, label: str,
+                    suspects: Any = None) -> Outcome:
     x0 = fun.x0
     J, evals = numeric_jacobian(fun, x0, method=method, batched=True)
     claimed = np.asarray(claimed, dtype=float).reshape(J.shape)
@@ -273,7 +274,8 @@ def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | No
         return Outcome(True, "pass", f"all {J.size} Jacobian entries agree", cmp.max_abs_error, cmp.max_rel_error,
                        cmp.worst_index, method, "full", None, evals)
     i = tuple(cmp.bad_indices[0])
-    diag = diagnose(J, claimed)
+    alts, terms = suspects() if suspects is not None else ({}, {})
+    diag = diagnose(J, claimed, alternatives=alts, terms=terms)
     msg = (f"Jacobian entry [{i[0]}, {i[1]}]: claimed {_g(claimed[i])}, numeric {_g(J[i])}; "
            f"{len(cmp.bad_indices)} of {J.size} entries disagree")
     if diag:
