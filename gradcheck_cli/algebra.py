@@ -332,6 +332,13 @@ def matmul(a: Expr, b: Expr, simplify_diag: bool = True) -> Expr:
         return mul(a.args[0], matmul(a.args[1], b, simplify_diag))
     if b.op == "mul" and is_const(b.args[0]):
         return mul(b.args[0], matmul(a, b.args[1], simplify_diag))
+    if a.shape[0].is_one and b.op == "ones" and b.shape[1].is_one:  # aᵀ 𝟏 = Σ a (= 1 for a one-hot a)
+        return sum_(T(a), None)
+    if a.shape[0].is_one and b.op == "matmul" and b.args[0].op == "ones" and b.args[0].shape[1].is_one:
+        return matmul(matmul(a, b.args[0], simplify_diag), b.args[1], simplify_diag)  # (aᵀ𝟏) pᵀ
+    if a.shape[0].is_one and b.op == "add" and any(t.op == "eye" for t in b.args):
+        # yᵀ (I − 𝟏 pᵀ) = yᵀ − (yᵀ𝟏) pᵀ: a row times identity-plus-something (softmax's Jacobian)
+        return add(matmul(a, b.args[0], simplify_diag), matmul(a, b.args[1], simplify_diag))
     if a.op == "ones" and b.op == "ones":  # 𝟏(n×k) 𝟏(k×B) = k 𝟏(n×B): a sum broadcast back
         return scale(dim_symbol(a.shape[1]), ones(a.shape[0], b.shape[1]))
     if simplify_diag and a.op == "diag" and b.shape[1].is_one:  # diag(a) b = a ∘ b
