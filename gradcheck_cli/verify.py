@@ -161,7 +161,9 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     base = dict(name=claim.name, kind="claim", file=graph.source, line=claim.line, wrt=claim.den)
     if claim.error is not None or claim.expr is None:
         msg = _one_line(claim.error) if claim.error else "the claim could not be read"
-        return Check(ok=False, status="error", message=msg, **base)  # type: ignore[arg-type]
+        span = claim.error.span if claim.error else None
+        column = span.column if span is not None and span.line == claim.line else None
+        return Check(ok=False, status="error", message=msg, column=column, **base)  # type: ignore[arg-type]
     num = graph.values.get(claim.num) or graph.variables[claim.num].expr
     den = graph.variables[claim.den].expr if claim.den in graph.variables else graph.values[claim.den]
     conv, problem = _convention(num, den, claim.expr, opts.convention)

@@ -174,6 +174,11 @@ def test_a_syntax_error_inside_a_claim_fails_only_that_claim(tmp_path: Path, bro
     assert sum(c.ok for c in rep.checks if c.kind == "derived") == 4  # the graph itself is intact
     code, out = run(["verify", str(p)])
     assert code == 1 and "FAIL  claim dL/dW" in out, out
+    # the text report points at the place with a caret; the annotation carries the column
+    caret_line = next(line for line in out.splitlines() if line.strip().startswith("| ") and line.strip().endswith("^"))
+    assert caret_line.index("^") - caret_line.index("|") - 2 == bad.column - 1
+    code, out = run(["verify", str(p), "--format", "github"])
+    assert f"line={bad.line},col={bad.column}," in out, out
 
 
 @pytest.mark.parametrize("text", [

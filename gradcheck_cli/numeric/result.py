@@ -31,6 +31,7 @@ class Check:
     mode: str = "full"
     line: int | None = None
     file: str | None = None
+    column: int | None = None  # where in the line an unreadable claim goes wrong (1-based)
     diagnosis: str | None = None
     wrt: str | None = None
     seconds: float = 0.0

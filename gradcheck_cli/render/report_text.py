@@ -24,6 +24,8 @@ def render_report_text(report: Report) -> str:
         lines.append(f"  {mark}  {_title(c).ljust(width)}{extra}")
         if c.message and (not c.ok or c.status in ("kink", "skipped")):
             lines.append(f"        {c.message}")
+        if c.column and c.line:
+            lines.extend(_caret(c.file or report.file, c.line, c.column))
     n = len(report.checks)
     failed = sum(1 for c in report.checks if not c.ok)
     kinks = sum(1 for c in report.checks if c.status == "kink")
@@ -32,6 +34,16 @@ def render_report_text(report: Report) -> str:
         summary += f" ({kinks} with kinks)"
     lines.append(summary + (f"  [{report.notes[-1]}]" if report.notes else ""))
     return "\n".join(lines) + "\n"
+
+
+def _caret(path: str, line: int, column: int) -> list[str]:
+    """The claim's line with a caret under the column: where a student's answer stops making sense."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read().splitlines()[line - 1]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return []
+    return [f"        | {text}", "        | " + " " * (column - 1) + "^"]
 
 
 def _title(c) -> str:  # type: ignore[no-untyped-def]

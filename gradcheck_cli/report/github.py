@@ -58,6 +58,7 @@ def _check_lines(e: Entry, result: RunResult) -> list[str]:
                     check_detail(c) or f"{c.name} failed",
                     file=file,
                     line=c.line,
+                    col=c.column,
                     title=_title(e, c, result),
                 )
             )
