@@ -101,6 +101,7 @@ class Function:
     def __init__(self, out: Expr, wrt: Expr, ctx: Context):
         self.out, self.wrt, self.ctx = out, wrt, ctx
         dep = depends_on(out, {id(wrt)})
+        self.constant = id(out) not in dep  # a declared variable the output never uses: ∂ = 0
         self.cache: dict[int, np.ndarray] = {}
         for node in out.walk():
             if id(node) in dep or id(node) in self.cache:
@@ -114,7 +115,12 @@ class Function:
         self.evaluations += 1 if np.ndim(x) <= 2 else int(np.prod(np.shape(x)[:-2]))
         memo = dict(self.cache)
         memo[id(self.wrt)] = x
-        return evaluate(self.out, self.ctx, None, memo)
+        out = evaluate(self.out, self.ctx, None, memo)
+        if self.constant:  # the same value for every x, in x's kind (complex step expects complex)
+            out = np.asarray(out, dtype=np.result_type(out, x))
+            if np.ndim(x) > 2:
+                out = np.broadcast_to(out, (*np.shape(x)[:-2], *np.shape(out)[-2:])).copy()
+        return out
 
     def scalar(self, x: np.ndarray) -> Any:
         """For a scalar output: a Python number (real or complex)."""
@@ -193,7 +199,7 @@ class Function:
             out = out.dense()
         if np.ndim(out) < 3:  # did not depend on wrt after all
             out = np.broadcast_to(out, (len(flat_idx), *np.shape(out)))
-        return out
+        return np.asarray(out, dtype=np.result_type(out, new_vals))
 
 
 class _Rows:
