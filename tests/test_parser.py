@@ -367,6 +367,20 @@ def test_inverse(spelling: str) -> None:
     assert shape(graph, "B") == "n×n"
 
 
+@pytest.mark.parametrize("spelling", ["A^-T", "A^ - T", "A^{-T}", "A^{-\\top}", "A⁻ᵀ", "(A⁻¹)ᵀ", "(A^-1)^T"])
+def test_inverse_transpose(spelling: str) -> None:
+    """X^-T, as ∂ log det X/∂X is written on the board."""
+    graph = g(f"A : n x n\nB = {spelling}\ns = u^T B u")
+    assert sx(graph.values["B"]) == "(T (inv A))"
+    assert shape(graph, "B") == "n×n"
+
+
+def test_minus_t_needs_the_whole_letter() -> None:
+    """`A^-Tx` is not A^-T times x: T must stand alone (as in `x^Tx`, an error, not a guess)."""
+    with pytest.raises(GradcheckError):
+        g("A : n x n\nTx : n\ns = u^T A^-Tx")
+
+
 def test_minus_one_power_of_a_vector_is_elementwise() -> None:
     assert value("s = sum(x^-1)") == "(sum (pow-1 x))"
 

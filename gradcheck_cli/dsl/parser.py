@@ -151,7 +151,7 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
             col = caret - (text.rfind("\n", 0, caret) + 1) + 1
             return ParseError("'^' must be followed by T (a transpose) or a number (a power)",
                               Span(caret, caret + 1, line_no, col, source),
-                              "write u^T for a transpose, x^2 for a square, A^-1 for an inverse")
+                              "write u^T for a transpose, x^2 for a square, A^-1 for an inverse, A^-T for its transpose")
         if tok.type in ("$END", "_NL"):
             span = Span(tok.start_pos or len(text), (tok.start_pos or len(text)) + 1,
                         tok.line or line, tok.column or col, source)
@@ -268,9 +268,15 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def transpose(self, meta: Any, ch: list[Any]) -> ast.Transpose:
         return ast.Transpose(self.sp(meta), ch[0])
 
+    def inverse_transpose(self, meta: Any, ch: list[Any]) -> ast.Transpose:
+        """A^-T = (A^-1)^T, as the lecture writes ∂ log det X / ∂X = X^-T."""
+        return ast.Transpose(self.sp(meta), ast.Power(self.sp(meta), ch[0], -1.0, False))
+
     def power(self, meta: Any, ch: list[Any]) -> ast.Power:
         tok = str(ch[1])
-        if tok == "²":
+        if tok == "⁻¹":
+            k = -1.0
+        elif tok == "²":
             k = 2.0
         elif tok == "³":
             k = 3.0
