@@ -106,7 +106,7 @@ def _source_of(err: Exception) -> str | None:
     if span is None:
         return None
     try:
-        return Path(span.source).read_text(encoding="utf-8")
+        return Path(span.source).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, ValueError):
         return None
 

@@ -122,7 +122,7 @@ def load(path: str, seed: int = 0) -> Graph:
 
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the text
     except FileNotFoundError:
         from .errors import UsageError
         raise UsageError(f"no such file: {path}") from None

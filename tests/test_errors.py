@@ -224,3 +224,21 @@ def test_format_error_without_source_or_span() -> None:
 def test_error_str_has_the_position() -> None:
     err = error_of(ERRORS / "shape_x_W.grad")
     assert str(err) == "shape_x_W.grad:7:14: shape error: cannot multiply x (m×1) by W (n×m): inner sizes 1 and n differ"
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_not_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Files saved by Windows editors: a UTF-8 BOM and CRLF; positions still point at the right column."""
+    from gradcheck_cli.errors import GradcheckError
+    from gradcheck_cli.ir import load
+
+    good = tmp_path / "bom.grad"
+    good.write_bytes("\ufeffW : n x m\r\nx : m\r\ns = sum(W x)\r\n".encode())
+    assert load(str(good)).output_name == "s"
+    bad = tmp_path / "bad.grad"
+    bad.write_bytes("\ufeffW : n x m\r\nx : k\r\ns = sum(W x)\r\n".encode())
+    try:
+        load(str(bad))
+    except GradcheckError as e:
+        assert e.span is not None and (e.span.line, e.span.column) == (3, 9)
+    else:
+        raise AssertionError("W x with x : k must not type-check")

@@ -39,7 +39,7 @@ def render_report_text(report: Report) -> str:
 def _caret(path: str, line: int, column: int) -> list[str]:
     """The claim's line with a caret under the column: where a student's answer stops making sense."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             text = f.read().splitlines()[line - 1]
     except (OSError, IndexError, UnicodeDecodeError):
         return []
