@@ -84,6 +84,17 @@ def row_jacobians(root: Expr) -> dict[int, object]:
     return R
 
 
+def _link(upper: Expr, lower: Expr, rows: dict[int, object] | None) -> Expr | None:
+    """∂upper/∂lower for one link of the chain. From a scalar, multiplied from the scalar
+    down (as the whole Jacobian is), so the link reads like the product it belongs to:
+    [pᵀ − yᵀ] rather than [−(yᵀ (I − 𝟏 pᵀ))]."""
+    if is_scalar(upper.shape) and _vectorish(lower.shape):
+        got = (rows if rows is not None else row_jacobians(upper)).get(id(lower))
+        if got is not None and got is not _POISON:
+            return got  # type: ignore[return-value]
+    return _accumulate(upper, lower)
+
+
 def _unique_path(root: Expr, var: Expr) -> list[Expr] | None:
     """The nodes from root down to var when exactly one path joins them."""
     count: dict[int, int] = {id(var): 1}
@@ -137,7 +148,7 @@ def jacobian_form(graph: Graph, root: Expr, var: Expr, rows: dict[int, object] |
             for upper, lower in zip(checkpoints, checkpoints[1:]):
                 key = (id(upper), id(lower))
                 if key not in factors:
-                    factors[key] = _accumulate(upper, lower)
+                    factors[key] = _link(upper, lower, rows if upper is root else None)
                 factor = factors[key]
                 if factor is None:
                     chain = []
