@@ -89,7 +89,10 @@ def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode:
     P = x0.size
     if not np.all(np.isfinite(claimed)):
         bad = np.argwhere(~np.isfinite(claimed))[0]
-        return Outcome(False, "fail", f"the value has NaN or Inf (first at index {list(map(int, bad))})",
+        at = _fmt_index(label, tuple(int(i) for i in bad), np.shape(claimed)) if np.ndim(claimed) == 2 \
+            else f"index {list(map(int, bad))}"
+        what = "NaN" if np.isnan(claimed[tuple(bad)]) else "Inf"
+        return Outcome(False, "fail", f"the gradient has {what} (first at {at}); a value must be finite to be checked",
                        None, None, [int(i) for i in bad], method, "full", None, 0)
     if mode == "auto":
         mode = "full" if P <= FULL_LIMIT else "fast"
