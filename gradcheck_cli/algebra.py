@@ -176,15 +176,18 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
     # positive terms first (−a + b reads b − a), and A before Aᵀ
     terms = sorted(terms, key=lambda p: (bool(sp.sympify(p[0]).is_number and sp.sympify(p[0]) < 0),
                                          p[1].op == "T"))
-    def copied_column(t: Expr) -> bool:  # v 𝟏ᵀ: a column copied over the columns
-        return t.op == "matmul" and t.args[1].op == "ones" and t.args[0].shape[1].is_one \
-            and not t.args[0].shape[0].is_one
-    if len(terms) > 1 and not copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
-        terms = [(c, t.args[0] if copied_column(t) else t) for c, t in terms]
+    if len(terms) > 1 and not _copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
+        terms = [(c, t.args[0] if _copied_column(t) else t) for c, t in terms]
     out = scale(terms[0][0], terms[0][1])
     for c, t in terms[1:]:
         out = _build("add", (out, scale(c, t)))
     return out
+
+
+def _copied_column(t: Expr) -> bool:
+    """v 𝟏ᵀ: a column copied over the columns, which broadcasting writes as plain v."""
+    return t.op == "matmul" and t.args[1].op == "ones" and t.args[0].shape[1].is_one \
+        and not t.args[0].shape[0].is_one
 
 
 _FORWARD: set[int] = set()
@@ -270,8 +273,7 @@ def mul(a: Expr, b: Expr) -> Expr:
         return scale(const_value(b.args[0]), a)
     # (v 𝟏ᵀ) ∘ X = v ∘ X: a column copied over the columns is what broadcasting does
     for p, q in ((a, b), (b, a)):
-        if p.op == "matmul" and p.args[1].op == "ones" and p.args[0].shape[1].is_one \
-                and not p.args[0].shape[0].is_one and _same(p.shape, q.shape):
+        if _copied_column(p) and _same(p.shape, q.shape):
             return mul(p.args[0], q) if p is a else mul(q, p.args[0])
     # ones ∘ x = x (same shape)
     if a.op == "ones" and _same(a.shape, b.shape):
