@@ -136,3 +136,46 @@ def test_latex_goldens_compile(tmp_path: Path) -> None:
     r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "all.tex"], check=False, cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+# ---------------------------------------------------------------- the bundled examples, in all formats
+
+EXAMPLES = ROOT / "examples"
+EXAMPLE_GOLDEN = GOLDEN / "examples"
+EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad"))
+# what each example's comments promise, as derive's text must show it
+EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
+    "batch": ("∂L/∂W = δ Xᵀ", "∂L/∂b = sum(δ, axis=1)"),
+    "batchnorm": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)", "∂L/∂beta = sum(R, axis=1)"),
+    "lstm": ("∂s/∂c_prev = dc ∘ f", "∂s/∂Wc = dg vᵀ", "∂s/∂bc = dg", "∂s/∂u = h"),
+    "mlp": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "= uᵀ diag(f′(z)) W"),
+    "oneline": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "∂s/∂u = tanh(W x + b)"),
+    "rnn": ("∂s/∂W = delta3 h2ᵀ + delta2 h1ᵀ + delta1 h0ᵀ", "∂s/∂U = delta3 x3ᵀ + delta2 x2ᵀ + delta1 x1ᵀ"),
+    "softmax_xent": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂b = δ", "∂J/∂x = Wᵀ δ", "= [pᵀ − yᵀ] · [W] = (pᵀ − yᵀ) W"),
+    "two_layer": ("∂J/∂W1 = δ xᵀ", "∂J/∂W2 = delta2 hᵀ", "∂J/∂b2 = delta2", "∂J/∂b2 = pᵀ − yᵀ"),
+    "window_ner": ("δ = Wᵀ delta", "∂s/∂x1 = δ[0:d]", "∂s/∂x5 = δ[4d:5d]", "∂s/∂W = delta xᵀ"),
+}
+
+
+def test_every_example_pins_an_identity() -> None:
+    assert sorted(EXAMPLE_IDENTITIES) == EXAMPLE_CASES, "name what each example's derivation must show"
+
+
+@pytest.mark.parametrize("fmt", [*sorted(FORMATS), "steps"])
+@pytest.mark.parametrize("case", EXAMPLE_CASES)
+def test_example_golden(case: str, fmt: str, cli, golden, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    flags = ("--steps",) if fmt == "steps" else ("--format", fmt)
+    r = cli("derive", f"examples/{case}.grad", *flags)
+    assert r.exit_code == 0, r.output
+    EXAMPLE_GOLDEN.mkdir(exist_ok=True)
+    golden(EXAMPLE_GOLDEN / f"{case}{'.steps.txt' if fmt == 'steps' else FORMATS[fmt]}", r.stdout)
+
+
+@pytest.mark.parametrize("case", EXAMPLE_CASES)
+def test_example_identity(case: str, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    r = cli("derive", f"examples/{case}.grad")
+    assert r.exit_code == 0, r.output
+    for want in EXAMPLE_IDENTITIES[case]:
+        assert want in r.stdout, f"{case}: expected `{want}` in\n{r.stdout}"
