@@ -90,8 +90,7 @@ def _link(upper: Expr, lower: Expr, rows: dict[int, object] | None) -> Expr | No
     [pᵀ − yᵀ] rather than [−(yᵀ (I − 𝟏 pᵀ))]."""
     if is_scalar(upper.shape) and _vectorish(lower.shape):
         got = (rows if rows is not None else row_jacobians(upper)).get(id(lower))
-        if got is not None and got is not _POISON:
-            return got  # type: ignore[return-value]
+        return None if got is _POISON else got  # type: ignore[return-value]  (None: no path to lower)
     return _accumulate(upper, lower)
 
 
@@ -125,13 +124,7 @@ def jacobian_form(graph: Graph, root: Expr, var: Expr, rows: dict[int, object] |
     variables of a deep net walk the same links.
     """
     factors = {} if factors is None else factors
-    if rows is not None and _vectorish(var.shape):
-        got = rows.get(id(var))
-        total = None if got is _POISON else got  # type: ignore[assignment]
-        if got is None:  # root does not depend on var
-            total = _accumulate(root, var)
-    else:
-        total = _accumulate(root, var)
+    total = _link(root, var, rows) if rows is not None else _accumulate(root, var)
     if total is None:
         what = f"{var.name or 'it'} is a matrix" if not _vectorish(var.shape) else "matrix-valued nodes lie on the way"
         if not is_scalar(root.shape):

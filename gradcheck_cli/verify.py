@@ -302,7 +302,8 @@ def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, E
                 label = "summed over the wrong axis"
                 alts.append((label if len(sums) == 1 else f"{label} ({_short(n, names)})", wrong))
         # a term dropped inside the gradient (1 − h² → −h²); a term of the whole sum is in `terms`
-        top = _sum_nodes(right)
+        top: set[int] = set()
+        whole = _sum_terms(right, top)
         for n in nodes:
             if n.op != "add" or id(n) in top or id(n) in forward:
                 continue
@@ -312,29 +313,24 @@ def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, E
                     if wrong is not None:
                         where = _short(n, names)
                         alts.append((f"a term is missing ({_short(dropped, names, 20)} in {where})", wrong))
-        terms = [alg.scale(c, t) for c, t in _sum_terms(right)] if right.op == "add" else []
+        terms = [alg.scale(c, t) for c, t in whole] if right.op == "add" else []
     return alts, [(to_dsl(t, names), t) for t in terms]
 
 
-def _sum_terms(e: Expr) -> list[tuple[Any, Expr]]:
+def _sum_terms(e: Expr, nodes: set[int] | None = None) -> list[tuple[Any, Expr]]:
     """c₁·t₁ + c₂·t₂ + …: every term, also of sums the file wrote itself (a claim of `p - y`
-    is the same node as the derived p − y, and its terms are still the ones a student drops)."""
+    is the same node as the derived p − y, and its terms are still the ones a student drops).
+    `nodes` collects the add nodes looked through: dropping one of their terms is a missing
+    top-level term."""
     from . import algebra as alg
 
     if e.op == "add" and e.args[0].shape == e.shape and e.args[1].shape == e.shape:
-        return _sum_terms(e.args[0]) + _sum_terms(e.args[1])
+        if nodes is not None:
+            nodes.add(id(e))
+        return _sum_terms(e.args[0], nodes) + _sum_terms(e.args[1], nodes)
     if e.op == "neg" and e.args[0].op == "add":
-        return [(-c, t) for c, t in _sum_terms(e.args[0])]
+        return [(-c, t) for c, t in _sum_terms(e.args[0], nodes)]
     return [alg._split_coef(e)]
-
-
-def _sum_nodes(e: Expr) -> set[int]:
-    """The add nodes `_sum_terms` looks through: dropping one of their terms is a missing top-level term."""
-    if e.op == "add" and e.args[0].shape == e.shape and e.args[1].shape == e.shape:
-        return {id(e)} | _sum_nodes(e.args[0]) | _sum_nodes(e.args[1])
-    if e.op == "neg" and e.args[0].op == "add":
-        return _sum_nodes(e.args[0])
-    return set()
 
 
 def _rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:
