@@ -126,6 +126,14 @@ def derivative_sym(name: str, order: int) -> sp.Expr:
     return expr
 
 
+def _scipy_if_needed(expr: sp.Expr) -> tuple[str, ...]:
+    """("scipy",) only where numpy lacks a function (erf for gelu): importing
+    scipy.special costs more than the whole check of a small file."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    return ("scipy",) if "math." in NumPyPrinter({"strict": False}).doprint(expr) else ()
+
+
 @lru_cache(maxsize=None)
 def numpy_fn(name: str, order: int) -> Callable[..., np.ndarray]:
     """Numeric f⁽ᵏ⁾: the stable forward for k = 0, else lambdify of sp.diff."""
@@ -135,7 +143,7 @@ def numpy_fn(name: str, order: int) -> Callable[..., np.ndarray]:
     expr = derivative_sym(name, order)
     args = (T, A) if e.nparams else (T,)
     f = sp.lambdify(args, expr, modules=[{"Heaviside": lambda x, h=0.0: np.heaviside(np.real(x), h),
-                                            "DiracDelta": lambda x, *k: 0.0 * x}, "numpy", "scipy"])
+                                            "DiracDelta": lambda x, *k: 0.0 * x}, np, *_scipy_if_needed(expr)])
 
     def call(t: np.ndarray, *params: Any) -> np.ndarray:
         out = f(t, *params)
