@@ -2,6 +2,7 @@
 
     python bench/verify.py            # the whole table, ~2 minutes
     python bench/verify.py --quick    # P = 1e2 and 1e3 only, ~15 s
+    python bench/verify.py --only mlp:2e4    # one case: issue 11's equal-work row
 
 One table: for each function and size, the time, the number of evaluations of
 the function, the worst relative error on the correct gradient, whether the
@@ -128,12 +129,14 @@ output s
 """
 
 
-def cases(quick: bool) -> list[Case]:
+def cases(quick: bool, only: str | None = None) -> list[Case]:
     seed = {"1e2": (8, 10), "1e3": (20, 48), "1e4": (100, 98), "1e5": (250, 398)}  # P = nm + 2n
     mlp = {"1e2": (6, 8), "1e3": (20, 28), "1e4": (60, 104), "2e4": (100, 97), "1e5": (200, 297)}  # Hd + H² + 3H
-    keep = {"1e2", "1e3"} if quick else set(seed) | set(mlp)
+    keep = {"1e2", "1e3"} if quick and not only else set(seed) | set(mlp)
     out = [Case("seed", k, {"n": n, "m": m}, "W") for k, (n, m) in seed.items() if k in keep]
     out += [Case("mlp", k, {"H": h, "d": d}, "W1") for k, (h, d) in mlp.items() if k in keep]
+    if only:
+        out = [c for c in out if f"{c.fn}:{c.label}" in only.split(",")]
     return out
 
 
@@ -745,6 +748,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, epilog=LEGEND,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="P = 1e2 and 1e3 only")
+    ap.add_argument("--only", help="these cases only, e.g. mlp:2e4 or seed:1e4,mlp:2e4")
     args = ap.parse_args()
     try:
         import torch
@@ -757,7 +761,7 @@ def main() -> None:
     results = {}
     table: list[list[str]] = []
     groups: list[int] = []
-    for case in cases(args.quick):
+    for case in cases(args.quick, args.only):
         p, rows = bench_case(case, torch_ok)
         results[(case.fn, case.label)] = (p, rows)
         groups.append(len(table))

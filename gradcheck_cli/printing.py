@@ -86,6 +86,9 @@ class Printer:
         assert style in STYLES, f"unknown style {style!r}"
         self.style = style
         self.names = names or {}
+        # id(node) → (text, precedence): the DAG is hash-consed, so a subexpression shared by
+        # many terms (a deep net's δ chain) is printed once, not once per path to it
+        self._memo: dict[int, tuple[str, int]] = {}
 
     def top(self, e: Expr) -> str:
         return self.go(e)[0]
@@ -100,6 +103,12 @@ class Printer:
         return s
 
     def go(self, e: Expr) -> tuple[str, int]:
+        hit = self._memo.get(id(e))
+        if hit is None:
+            hit = self._memo[id(e)] = self._go(e)
+        return hit
+
+    def _go(self, e: Expr) -> tuple[str, int]:
         named = self.names.get(id(e))
         if named is not None:
             return self.name(named, e), ATOM

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..derive import Derivation, Gradient, Step
 from ..expr import Expr
-from ..printing import render
+from ..printing import Printer, render
 from ..shapes import is_scalar
 
 
@@ -26,13 +26,14 @@ def display_names(d: Derivation) -> dict[int, str]:
 
 
 def equations(d: Derivation, style: str) -> list[Equation]:
-    names = display_names(d)
+    # one printer for every gradient: a chain or δ shared by many gradients prints once
+    pr = Printer(style, display_names(d))
     out = []
     for g in d.gradients:
         shape = (str(g.wrt_expr.shape[0]), str(g.wrt_expr.shape[1]))
-        sf = render(g.shape_form, style, names) if g.shape_form is not None else None
-        jac = render(g.jacobian, style, names) if g.jacobian is not None else None
-        chain = [(a, b, render(f, style, names)) for a, b, f in g.chain]
+        sf = pr.top(g.shape_form) if g.shape_form is not None else None
+        jac = pr.top(g.jacobian) if g.jacobian is not None else None
+        chain = [(a, b, pr.top(f)) for a, b, f in g.chain]
         out.append(Equation(g.wrt, shape, sf, jac, chain, g.jacobian_note, g.skipped))
     return out
 
@@ -50,17 +51,27 @@ def definitions(d: Derivation, style: str) -> list[tuple[str, str]]:
     """The file's named intermediates on the output's path, as `z = W x + b`."""
     g = d.graph
     names = g.names()
-    in_graph = {id(n) for n in g.values[d.output].walk()}
-    for gr in d.gradients:
-        for e in (gr.shape_form, gr.jacobian):
-            if e is not None:
-                in_graph.update(id(n) for n in e.walk())
+    roots = [g.values[d.output]] + [e for gr in d.gradients for e in (gr.shape_form, gr.jacobian) if e is not None]
+    in_graph = _reachable(roots)
     rows = []
     for n, e in g.values.items():
         if id(e) in in_graph and names.get(id(e)) == n:
             own = {k: v for k, v in names.items() if k != id(e)}
             rows.append((n, render(e, style, own)))
     return rows
+
+
+def _reachable(roots: list[Expr]) -> set[int]:
+    """Ids of every node under any root, each visited once: the gradients of a deep net
+    share their chains, so walking each one separately would cost the sum of their sizes."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        e = stack.pop()
+        if id(e) not in seen:
+            seen.add(id(e))
+            stack.extend(a for a in e.args if id(a) not in seen)
+    return seen
 
 
 def node_label(d: Derivation, node: Expr, style: str) -> str:

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from ..derive import Derivation
-from ..printing import render
+from ..printing import Printer
 from .common import equations, signal_lines, step_rows
 
 
 def derivation_dict(d: Derivation, form: str = "both", steps: bool = False) -> dict[str, Any]:
-    file_names = d.graph.names()  # dsl strings use only the file's names: δ is written out
+    dsl = Printer("dsl", d.graph.names())  # dsl strings use only the file's names: δ is written out
     texts = {e.wrt: e for e in equations(d, "text")}
     latexes = {e.wrt: e for e in equations(d, "latex")}
     grads = []
@@ -24,11 +24,11 @@ def derivation_dict(d: Derivation, form: str = "both", steps: bool = False) -> d
             "jacobian": None,
         }
         if g.shape_form is not None and form in ("shape", "both"):
-            entry["shape_convention"] = {"dsl": render(g.shape_form, "dsl", file_names),
+            entry["shape_convention"] = {"dsl": dsl.top(g.shape_form),
                                          "text": t.shape_form, "latex": l.shape_form}
         if g.jacobian is not None and form in ("jacobian", "both"):
             entry["jacobian"] = {
-                "dsl": render(g.jacobian, "dsl", file_names), "text": t.jacobian, "latex": l.jacobian,
+                "dsl": dsl.top(g.jacobian), "text": t.jacobian, "latex": l.jacobian,
                 "chain": [{"numerator": a, "denominator": b, "text": f} for a, b, f in t.chain],
                 "note": g.jacobian_note,
             }
