@@ -10,12 +10,12 @@ terminates and a derivation stays finite.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
-
-import sympy as sp
 
 from . import ops as _ops
 from .expr import Expr, make
+from .lazy import sympy as sp
 from .shapes import SCALAR, Dim, Shape, env, is_scalar
 
 
@@ -52,7 +52,30 @@ def var(name: str, shape: Shape, qualifiers: tuple[str, ...] = ()) -> Expr:
 
 
 def const(value: Any) -> Expr:
-    return make("const", (), (("value", sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)),), SCALAR)
+    return make("const", (), (("value", number(value)),), SCALAR)
+
+
+def number(value: Any) -> Any:
+    """A constant as expressions keep it: a rational as a Fraction (exact, and the numeric
+    path needs no sympy), anything else (a float literal, a size n) as sympy. One kind per
+    value, so hash-consing sees 1/2 from anywhere as the same constant."""
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, float):
+        value = sp.nsimplify(value)
+    elif not type(value).__module__.startswith("sympy"):
+        value = sp.sympify(value)
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    return value
+
+
+def is_negative(c: Any) -> bool:
+    """A constant known to be < 0 (a size n, a symbol, is not)."""
+    if isinstance(c, Fraction):
+        return c < 0
+    c = sp.sympify(c)
+    return bool(c.is_number and c < 0)
 
 
 def ones(rows: Dim, cols: Dim) -> Expr:
@@ -106,7 +129,7 @@ def _split_coef(e: Expr) -> tuple[Any, Expr]:
     if e.op == "mul" and is_const(e.args[0]):
         c, core = _split_coef(e.args[1])
         return const_value(e.args[0]) * c, core
-    return sp.Integer(1), e
+    return Fraction(1), e
 
 
 # --------------------------------------------------------------------------
@@ -162,7 +185,7 @@ def _collect(terms: list[tuple[Any, Expr]]) -> list[tuple[Any, Expr]]:
                 term = scale(gc, gt.args[0])
                 left = term if left is None else add(left, term)
             assert left is not None
-            out.append((sp.Integer(1), matmul(left, t.args[1])))
+            out.append((Fraction(1), matmul(left, t.args[1])))
             done.update(id(gt) for _, gt in group)
         else:
             out.append((c, t))
@@ -174,8 +197,7 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
     if not terms:
         raise AssertionError("empty sum")
     # positive terms first (−a + b reads b − a), and A before Aᵀ
-    terms = sorted(terms, key=lambda p: (bool(sp.sympify(p[0]).is_number and sp.sympify(p[0]) < 0),
-                                         p[1].op == "T"))
+    terms = sorted(terms, key=lambda p: (is_negative(p[0]), p[1].op == "T"))
     if len(terms) > 1 and not _copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
         terms = [(c, t.args[0] if _copied_column(t) else t) for c, t in terms]
     out = scale(terms[0][0], terms[0][1])
@@ -203,7 +225,7 @@ def sub(a: Expr, b: Expr) -> Expr:
 
 
 def scale(c: Any, e: Expr) -> Expr:
-    c = sp.sympify(c)
+    c = number(c)
     if c == 0:
         return _zeros_like(e.shape)
     if c == 1:
@@ -384,13 +406,16 @@ def T(a: Expr) -> Expr:
 
 
 def pow_(a: Expr, k: Any) -> Expr:
-    k = sp.sympify(k)
+    k = number(k)
     if k == 1:
         return a
     if k == 0:
         return ones(*a.shape) if not is_scalar(a.shape) else const(1)
     if is_const(a):
-        return const(const_value(a) ** k)
+        v = const_value(a)
+        if isinstance(v, Fraction) and isinstance(k, Fraction) and k.denominator == 1 and (v or k > 0):
+            return const(v ** int(k))
+        return const(sp.sympify(v) ** sp.sympify(k))  # in sympy: 2^(1/2) stays √2
     if a.op == "pow":
         return pow_(a.args[0], a.param("k") * k)
     return _build("pow", (a,), k=k)
@@ -403,7 +428,7 @@ def fn(name: str, a: Expr, order: int = 0, alpha: Any = None) -> Expr:
         return a.args[0]
     params: dict[str, Any] = {"name": name, "order": order}
     if alpha is not None:
-        params["alpha"] = sp.sympify(alpha)
+        params["alpha"] = number(alpha)
     return _build("fn", (a,), **params)
 
 
@@ -422,7 +447,7 @@ def fn_derivative(out: Expr) -> Expr:
         if name == "log":
             return div(one, z)
         if name == "sqrt":
-            return div(const(sp.Rational(1, 2)), out)
+            return div(const(Fraction(1, 2)), out)
         if name == "sin":
             return fn("cos", z)
         if name == "cos":
@@ -496,6 +521,8 @@ def sum_(a: Expr, axis: int | None) -> Expr:
 
 def dim_symbol(d: Dim) -> Any:
     """A dim as a sympy number (`n`, `2*d + 3`): constants may involve sizes."""
+    if not d.terms:
+        return Fraction(d.const)
     return sp.Integer(d.const) + sum(c * sp.Symbol(s, positive=True, integer=True) for s, c in d.terms)
 
 

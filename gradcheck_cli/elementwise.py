@@ -4,6 +4,11 @@ Each entry gives the sympy form of f(t) (the single source of f and every
 derivative: numeric derivatives are `sp.lambdify` of `sp.diff(f(t), t, k)`),
 a stable numpy forward for k = 0, where it is defined, whether it is analytic
 (complex step applies) and where it has kinks.
+
+sympy loads only when a derivative is asked for symbolically: the numeric
+f′ and f″ come from `_derivatives.py`, generated from the same sp.diff by
+`python -m gradcheck_cli.elementwise` (a test checks it is up to date), so
+`gradcheck verify` does not pay sympy's import for them.
 """
 
 from __future__ import annotations
@@ -13,10 +18,20 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
-import sympy as sp
 
-T = sp.Symbol("t", real=True)
-A = sp.Symbol("a", real=True)  # the extra parameter of leaky_relu
+from .lazy import sympy as sp
+
+
+@lru_cache(maxsize=None)
+def _symbols() -> tuple[Any, Any]:
+    return sp.Symbol("t", real=True), sp.Symbol("a", real=True)  # a: the extra parameter of leaky_relu
+
+
+def __getattr__(name: str) -> Any:
+    """T and A, the sympy symbols of f(t) and of leaky_relu's a, made on first use."""
+    if name in ("T", "A"):
+        return _symbols()[name == "A"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,7 @@ def register(e: Elementwise) -> Elementwise:
 
 register(Elementwise("sigmoid", lambda t: 1 / (1 + sp.exp(-t)), _sigmoid_np, aliases=("σ",),
                      doc="σ(t) = 1/(1+e⁻ᵗ); σ′ = σ(1 − σ)"))
-register(Elementwise("tanh", sp.tanh, np.tanh, doc="tanh′ = 1 − tanh²"))
+register(Elementwise("tanh", lambda t: sp.tanh(t), np.tanh, doc="tanh′ = 1 − tanh²"))
 register(Elementwise("relu", lambda t: sp.Piecewise((t, t > 0), (0, True)), _relu_np, analytic=False,
                      kinks=(0.0,), doc="max(t, 0); relu′ = 1[t > 0] (0 at the kink)"))
 register(Elementwise("leaky_relu", lambda t, a: sp.Piecewise((t, t > 0), (a * t, True)), _leaky_np,
@@ -93,13 +108,13 @@ register(Elementwise("gelu", _gelu_sym, None, doc="t Φ(t) (exact, erf form)"))
 register(Elementwise("softplus", lambda t: sp.log(1 + sp.exp(t)), _softplus_np, doc="log(1 + eᵗ); softplus′ = σ"))
 register(Elementwise("hardtanh", lambda t: sp.Piecewise((-1, t < -1), (1, t > 1), (t, True)), _hardtanh_np,
                      analytic=False, kinks=(-1.0, 1.0), doc="clip(t, −1, 1)"))
-register(Elementwise("exp", sp.exp, np.exp, doc="exp′ = exp"))
-register(Elementwise("log", sp.log, np.log, domain=(0.0, np.inf), doc="log′ = 1/t (t > 0)"))
-register(Elementwise("sqrt", sp.sqrt, np.sqrt, domain=(0.0, np.inf), doc="sqrt′ = 1/(2√t) (t > 0)"))
-register(Elementwise("abs", sp.Abs, _abs_np, analytic=False, kinks=(0.0,), doc="|t|; abs′ = sign(t)"))
-register(Elementwise("sin", sp.sin, np.sin, doc="sin′ = cos"))
-register(Elementwise("cos", sp.cos, np.cos, doc="cos′ = −sin"))
-register(Elementwise("tan", sp.tan, np.tan, domain=(-1.2, 1.2), doc="tan′ = 1 + tan²"))
+register(Elementwise("exp", lambda t: sp.exp(t), np.exp, doc="exp′ = exp"))
+register(Elementwise("log", lambda t: sp.log(t), np.log, domain=(0.0, np.inf), doc="log′ = 1/t (t > 0)"))
+register(Elementwise("sqrt", lambda t: sp.sqrt(t), np.sqrt, domain=(0.0, np.inf), doc="sqrt′ = 1/(2√t) (t > 0)"))
+register(Elementwise("abs", lambda t: sp.Abs(t), _abs_np, analytic=False, kinks=(0.0,), doc="|t|; abs′ = sign(t)"))
+register(Elementwise("sin", lambda t: sp.sin(t), np.sin, doc="sin′ = cos"))
+register(Elementwise("cos", lambda t: sp.cos(t), np.cos, doc="cos′ = −sin"))
+register(Elementwise("tan", lambda t: sp.tan(t), np.tan, domain=(-1.2, 1.2), doc="tan′ = 1 + tan²"))
 
 ALIASES = {alias: e.name for e in ELEMENTWISE.values() for alias in e.aliases}
 
@@ -118,6 +133,7 @@ def canonical(name: str) -> str | None:
 def derivative_sym(name: str, order: int) -> sp.Expr:
     """f⁽ᵏ⁾(t) as sympy, from the one sympy form (leaky_relu: in t and a)."""
     e = ELEMENTWISE[name]
+    T, A = _symbols()
     expr = e.sympy(T, A) if e.nparams else e.sympy(T)
     if order:
         expr = sp.diff(expr, T, order)
@@ -136,17 +152,85 @@ def _scipy_if_needed(expr: sp.Expr) -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def numpy_fn(name: str, order: int) -> Callable[..., np.ndarray]:
-    """Numeric f⁽ᵏ⁾: the stable forward for k = 0, else lambdify of sp.diff."""
+    """Numeric f⁽ᵏ⁾: the stable forward for k = 0, else sp.diff as numpy (generated, or lambdify)."""
     e = ELEMENTWISE[name]
     if order == 0 and e.numpy is not None:
         return e.numpy
-    expr = derivative_sym(name, order)
-    args = (T, A) if e.nparams else (T,)
-    f = sp.lambdify(args, expr, modules=[{"Heaviside": lambda x, h=0.0: np.heaviside(np.real(x), h),
-                                            "DiracDelta": lambda x, *k: 0.0 * x}, np, *_scipy_if_needed(expr)])
+    from ._derivatives import DERIVATIVES
+
+    f = DERIVATIVES.get((name, order)) or _lambdify(name, order)
 
     def call(t: np.ndarray, *params: Any) -> np.ndarray:
         out = f(t, *params)
         return np.broadcast_to(out, np.shape(t)).astype(np.result_type(t, float)) if np.ndim(out) < np.ndim(t) else out
 
     return call
+
+
+def _lambdify(name: str, order: int) -> Callable[..., Any]:
+    expr = derivative_sym(name, order)
+    T, A = _symbols()
+    args = (T, A) if ELEMENTWISE[name].nparams else (T,)
+    from ._derivatives import DiracDelta, Heaviside
+
+    return sp.lambdify(args, expr, modules=[{"Heaviside": Heaviside, "DiracDelta": DiracDelta}, np,  # type: ignore[no-any-return]
+                                            *_scipy_if_needed(expr)])
+
+
+GENERATED_ORDERS = (1, 2)
+
+
+def generated_source() -> str:
+    """The text of `_derivatives.py`: f′ and f″ of every function numpy can express, printed
+    by sympy's NumPyPrinter from `derivative_sym` (gelu's erf needs scipy: lambdified on use)."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    head = _derivatives_head()
+    defs, table = [], []
+    for name, e in ELEMENTWISE.items():
+        for order in GENERATED_ORDERS:
+            expr = derivative_sym(name, order)
+            code = NumPyPrinter({"strict": False, "fully_qualified_modules": True}).doprint(expr)
+            if _scipy_if_needed(expr) or "\n" in code or "Not supported" in code:
+                continue
+            params = "t: Any, a: Any" if e.nparams else "t: Any"
+            fname = f"{name}_{order}"
+            defs.append(f"def {fname}({params}) -> Any:\n    return {code}\n")
+            table.append(f"    ({name!r}, {order}): {fname},")
+    return head + "\n\n".join(defs) + "\n\nDERIVATIVES: dict[tuple[str, int], Callable[..., Any]] = {\n" + \
+        "\n".join(table) + "\n}\n"
+
+
+def _derivatives_head() -> str:
+    return '''"""f′ and f″ of the elementwise functions as numpy, generated: do not edit.
+
+Written by `python -m gradcheck_cli.elementwise` from sp.diff of the one sympy
+form of each function in elementwise.py (tests/test_ops.py checks this file
+is what the generator writes now, and equals lambdify at random points), so
+numeric checks read derivatives without importing sympy.
+"""
+# fmt: off
+# ruff: noqa
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy
+
+
+def Heaviside(x: Any, h: float = 0.0) -> Any:
+    return numpy.heaviside(numpy.real(x), h)
+
+
+def DiracDelta(x: Any, *k: Any) -> Any:
+    return 0.0 * x
+
+
+'''
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    Path(__file__).with_name("_derivatives.py").write_text(generated_source(), encoding="utf-8")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
-import sympy as sp
 
 from . import algebra as alg
 from .dsl import ast
@@ -22,6 +22,7 @@ from .dsl.parser import parse_file
 from .elementwise import ELEMENTWISE, canonical
 from .errors import GradcheckError, NameError_, ShapeError, Span
 from .expr import Expr
+from .lazy import sympy as sp
 from .ops import ShapeMismatch
 from .shapes import SCALAR, Dim, DimEnv, Shape, is_scalar, shape_str, using
 
@@ -367,7 +368,8 @@ class Lowering:
 
     def _expr(self, node: ast.Node) -> Expr:
         if isinstance(node, ast.Num):
-            return alg.const(sp.nsimplify(node.text) if "e" not in node.text.lower() else sp.Float(node.value))
+            # a decimal is exact (0.1 = 1/10, as written); with an exponent it stays a float
+            return alg.const(Fraction(node.text) if "e" not in node.text.lower() else sp.Float(node.value))
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.BinOp):
@@ -389,7 +391,7 @@ class Lowering:
             if k == -1 and not node.paren and not is_scalar(a.shape) and a.shape[0] != Dim.of(1) \
                     and a.shape[1] != Dim.of(1):
                 return self._shape_op(node, lambda: alg.inv(a))
-            kk = sp.Integer(int(k)) if float(k).is_integer() else sp.nsimplify(k)
+            kk = Fraction(int(k)) if float(k).is_integer() else alg.number(k)
             return alg.pow_(a, kk)
         if isinstance(node, ast.Concat):
             parts = [self.expr(i) for i in node.items]

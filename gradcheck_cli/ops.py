@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import sympy as sp
 
 from . import algebra as alg
 from .elementwise import ELEMENTWISE, numpy_fn
 from .expr import Expr
+from .lazy import sympy as sp
 from .shapes import SCALAR, Dim, Shape, env, is_scalar, shape_str
 
 # Precedence levels for printing (higher binds tighter)
@@ -238,7 +238,7 @@ def _fn_sym(x: Any, name: str, order: int = 0, alpha: Any = None, bind: Any = No
         f = sp.Function(name)
         return x.applyfunc(lambda t: sp.diff(f(T), T, order).subs(T, t) if order else f(t))
     expr = derivative_sym(real, order)
-    subs = {A: alpha if alpha is not None else sp.Rational(1, 100)}
+    subs = {A: sp.sympify(alpha) if alpha is not None else sp.Rational(1, 100)}
     return x.applyfunc(lambda t: expr.subs({T: t, **subs}))
 
 
@@ -308,7 +308,7 @@ register(OpRule(
 
 register(OpRule(
     "const", 0, shape=lambda args, **p: SCALAR,
-    numpy=lambda ctx, value: np.array([[float(sp.sympify(value).subs(ctx.dim_subs))]]),
+    numpy=lambda ctx, value: np.array([[ctx.number(value)]]),
     sympy=lambda value: sp.Matrix([[value]]), vjp=_no_vjp,
     doc="a scalar constant; may involve dimension names (`sum(x) / n`)",
 ))
@@ -491,7 +491,7 @@ def _where_np(pick_a: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callabl
 
 register(OpRule(
     "max", 2, shape=_bshape("take the max of"),
-    numpy=_where_np(lambda a, b: a > b), sympy=_sym_elementwise(sp.Max), vjp=_max_vjp,
+    numpy=_where_np(lambda a, b: a > b), sympy=_sym_elementwise(lambda x, y: sp.Max(x, y)), vjp=_max_vjp,
     gate="max routes", analytic=False,
     show={"dsl": "max({0}, {1})", "text": "max({0}, {1})", "latex": r"\max({0}, {1})"},
     doc="elementwise max(a, b); the gradient is routed to the larger input",
@@ -499,7 +499,7 @@ register(OpRule(
 
 register(OpRule(
     "min", 2, shape=_bshape("take the min of"),
-    numpy=_where_np(lambda a, b: a < b), sympy=_sym_elementwise(sp.Min), vjp=_min_vjp,
+    numpy=_where_np(lambda a, b: a < b), sympy=_sym_elementwise(lambda x, y: sp.Min(x, y)), vjp=_min_vjp,
     gate="min routes", analytic=False,
     show={"dsl": "min({0}, {1})", "text": "min({0}, {1})", "latex": r"\min({0}, {1})"},
     doc="elementwise min(a, b); the gradient is routed to the smaller input",

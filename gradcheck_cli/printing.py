@@ -9,11 +9,11 @@ structure and the DSL form re-parses to the same expression.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any, Mapping
 
-import sympy as sp
-
 from .expr import Expr
+from .lazy import sympy as sp
 from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
 from .shapes import Dim, is_scalar
 
@@ -141,7 +141,10 @@ class Printer:
     # -- ops with style-specific layouts -------------------------------------
 
     def p_const(self, e: Expr) -> tuple[str, int]:
-        v = sp.sympify(e.param("value"))
+        v = e.param("value")
+        if isinstance(v, Fraction) and (v.denominator == 1 or self.style != "latex"):
+            return _fraction_text(v)
+        v = sp.sympify(v)
         if v.is_Rational and not v.is_Integer and (abs(v.q) > 1000 or abs(v.p) > 1000):
             # a decimal from the file (an ε of 0.00001) reads as the file wrote it, not as 1/100000
             v = sp.Float(float(v), 15)
@@ -183,7 +186,7 @@ class Printer:
         name, order = e.param("name"), e.param("order")
         arg = self.go(e.args[0])[0]
         alpha = e.param("alpha")
-        extra = f", {sp.sstr(alpha)}" if alpha is not None else ""
+        extra = f", {_sstr(alpha)}" if alpha is not None else ""
         if self.style == "dsl":
             return f"{name}{chr(39) * order}({arg}{extra})", ATOM
         if self.style == "text":
@@ -193,14 +196,16 @@ class Printer:
         return fr"{fname}{chr(39) * order}\left({arg}{extra}\right)", ATOM
 
     def p_pow(self, e: Expr) -> tuple[str, int]:
-        k = sp.sympify(e.param("k"))
+        k = e.param("k")
+        if not isinstance(k, Fraction) or self.style == "latex":
+            k = sp.sympify(k)
         base = e.args[0]
         if self.style == "dsl":
-            ks = sp.sstr(k)
-            ks = ks if (k.is_Integer and k >= 0) else f"({ks})"
+            ks = _sstr(k)
+            ks = ks if (_is_integer(k) and k >= 0) else f"({ks})"
             return f"{self.wrap(base, ATOM)}^{ks}", POSTFIX
         if self.style == "text":
-            sup = sp.sstr(k).translate(_SUP) if re.fullmatch(r"-?[\d.]+", sp.sstr(k)) else f"^({sp.sstr(k)})"
+            sup = _sstr(k).translate(_SUP) if re.fullmatch(r"-?[\d.]+", _sstr(k)) else f"^({_sstr(k)})"
             if base.op == "fn" and id(base) not in self.names and base.param("order") == 0 and base.param("alpha") is None:
                 name = TEXT_FN.get(base.param("name"), base.param("name"))
                 return f"{name}{sup}({self.go(base.args[0])[0]})", ATOM
@@ -210,8 +215,8 @@ class Printer:
     def p_mul(self, e: Expr) -> tuple[str, int]:
         a, b = e.args
         if a.op == "const":
-            v = sp.sympify(a.param("value"))
-            num, den = sp.fraction(v)
+            v = a.param("value")
+            num, den = (v.numerator, v.denominator) if isinstance(v, Fraction) else sp.fraction(sp.sympify(v))
             if num == 1 and den != 1:  # x / n reads better than (1/n) x
                 den_s = self.go(_const_like(den))
                 d = den_s[0] if den_s[1] >= POSTFIX else (fr"\left({den_s[0]}\right)" if self.style == "latex" else f"({den_s[0]})")
@@ -237,9 +242,9 @@ class Printer:
         if b.op == "neg" and id(b) not in self.names:
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(b.args[0], PROD)}", SUM
-        if b.op == "mul" and b.args[0].op == "const" and sp.sympify(b.args[0].param("value")) < 0 \
+        if b.op == "mul" and b.args[0].op == "const" and _below_zero(b.args[0].param("value")) \
                 and id(b) not in self.names:
-            pos = sp.sympify(-b.args[0].param("value"))
+            pos = -b.args[0].param("value")
             from . import algebra as alg
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.scale(pos, b.args[1]), PROD)}", SUM
@@ -289,6 +294,29 @@ class Printer:
     def p_diag(self, e: Expr) -> tuple[str, int]:
         inner = self.go(e.args[0])[0]
         return (fr"\operatorname{{diag}}\left({inner}\right)" if self.style == "latex" else f"diag({inner})"), ATOM
+
+
+def _fraction_text(v: Fraction) -> tuple[str, int]:
+    """A rational constant as sympy's printer writes it (2, -1/2), without sympy;
+    a decimal from the file (an ε of 0.00001) reads as the file wrote it, not as 1/100000."""
+    if v.denominator != 1 and (v.denominator > 1000 or abs(v.numerator) > 1000):
+        return repr(float(v)), (ATOM if v >= 0 else UNARY)
+    if v.denominator == 1:
+        return str(v.numerator), (UNARY if v < 0 else ATOM)
+    return f"{v.numerator}/{v.denominator}", (PROD if v > 0 else UNARY)
+
+
+def _below_zero(v: Any) -> bool:
+    """v < 0, also for a size-dependent constant (−1/B with B > 0)."""
+    return v < 0 if isinstance(v, Fraction) else bool(sp.sympify(v) < 0)
+
+
+def _sstr(v: Any) -> str:
+    return str(v) if isinstance(v, Fraction) else str(sp.sstr(v))
+
+
+def _is_integer(k: Any) -> bool:
+    return k.denominator == 1 if isinstance(k, Fraction) else bool(k.is_Integer)
 
 
 def _reads_as_call(left: str, right: str) -> bool:

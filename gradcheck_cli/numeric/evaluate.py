@@ -13,15 +13,16 @@ W costs the work of one row of W x, not of the whole forward pass.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Mapping
 
 import numpy as np
-import sympy as sp
 
 from ..algebra import dim_symbol
 from ..elementwise import ELEMENTWISE
 from ..expr import Expr
 from ..ir import Graph
+from ..lazy import sympy as sp
 from ..ops import OPS
 from ..shapes import Dim, Shape
 
@@ -33,8 +34,18 @@ class Context:
         self.graph = graph
         self.values = dict(values)
         self.sizes = graph.env.sizes
-        self.dim_subs = {sp.Symbol(n, positive=True, integer=True): v for n, v in self.sizes.items()}
         self.bind = dict(bind or {})
+
+    @property
+    def dim_subs(self) -> dict[Any, int]:
+        """The sizes as sympy substitutions, for a constant that involves one (mean: 1/n)."""
+        return {sp.Symbol(n, positive=True, integer=True): v for n, v in self.sizes.items()}
+
+    def number(self, value: Any) -> float:
+        """A constant's value at these sizes (sympy only for one that involves a size)."""
+        if isinstance(value, (int, float, Fraction)):
+            return float(value)
+        return float(sp.sympify(value).subs(self.dim_subs))
 
     def value_of(self, name: str) -> np.ndarray:
         return self.values[name]
@@ -72,7 +83,7 @@ def _apply(node: Expr, ctx: Context, args: list[np.ndarray]) -> np.ndarray:
     if node.op == "var":
         return np.asarray(ctx.value_of(params["name"]))
     if node.op == "const":
-        return np.array([[float(sp.sympify(params["value"]).subs(ctx.dim_subs))]])
+        return np.array([[ctx.number(params["value"])]])
     if node.op == "fn":
         return rule.numpy(ctx, *args, **params)
     if node.op == "pow":
