@@ -2,6 +2,7 @@
 
     python bench/derive.py            # the whole table, ~1–2 minutes
     python bench/derive.py --quick    # L ≤ 4 only
+    python bench/derive.py --render-only    # derive + render and JSON size only (issue 11), ~5 s
 
 Issue 3 asks, in one run, for the seed s = uᵀ tanh(Wx + b) and an L-layer
 tanh MLP (L = 1, 2, 4, 16, 64; x : m, W1 : n×m, Wₗ : n×n, s = uᵀ h_L):
@@ -87,18 +88,24 @@ def sympy_targets(case: str) -> list[str]:
 def gradcheck_row(case: str) -> dict[str, Any]:
     from gradcheck_cli.derive import derive
     from gradcheck_cli.ir import parse
+    from gradcheck_cli.render import RENDERERS
     from gradcheck_cli.render.json import derivation_dict
 
-    text = case_text(case)
+    text = case_text(case) if not case.startswith("L") else mlp_text(int(case[1:]))
     t0 = time.perf_counter()
     d = derive(parse(text))
     t1 = time.perf_counter()
     data = derivation_dict(d)
     t2 = time.perf_counter()
+    plain = RENDERERS["text"](d)  # what `gradcheck derive FILE` prints
+    t3 = time.perf_counter()
+    js = RENDERERS["json"](d)  # `--format json`, serialised
+    t4 = time.perf_counter()
     dsl = sum(tokens(g["shape_convention"]["dsl"]) for g in data["gradients"])
     txt = sum(tokens(g["shape_convention"]["text"]) for g in data["gradients"]) + \
         sum(tokens(s["text"]) + 2 for s in data["signals"])
-    return {"derive": t1 - t0, "render": t2 - t1, "dsl_tokens": dsl, "text_tokens": txt,
+    return {"derive": t1 - t0, "render": t2 - t1, "text": t3 - t2, "json": t4 - t3, "json_bytes": len(js.encode()),
+            "text_bytes": len(plain.encode()), "dsl_tokens": dsl, "text_tokens": txt,
             "gradients": len(data["gradients"])}
 
 
@@ -353,9 +360,45 @@ def sympy_summary(res: dict[str, Any]) -> tuple[str, str, str, str]:
             "; ".join(p for p in (others, f"raises {err}" if err else "") if p))
 
 
+RENDER_LAYERS = (16, 32, 64, 128)
+
+
+def print_render_table(cases: list[str], ours: dict[str, Any]) -> None:
+    """Issue 11, item 3: derive + render of L = 64 < 0.5 s, about linear in L; JSON < 1 MB."""
+    rows = {c: ours[c] if c in ours else gradcheck_row(c) for c in
+            [c for c in cases if c != "seed"] + [f"L{L}" for L in RENDER_LAYERS if str(L) not in cases]}
+    rows = dict(sorted(rows.items(), key=lambda kv: int(kv[0].lstrip("L"))))
+    print("\n1b. derive + render, in-process (text: what `gradcheck derive` prints; json: `--format json`)")
+    print("    targets: L = 64 derive + text < 0.5 s, derive + json < 0.5 s, json < 1 MB")
+    print(f"   {'case':<6} {'derive':>9} {'text':>9} {'json':>9} {'derive+text':>12} {'derive+json':>12} "
+          f"{'text size':>10} {'json size':>10} {'time / json kB':>15}")
+    for c, r in rows.items():
+        L = c.lstrip("L")
+        total_j = r["derive"] + r["json"]
+        print(f"   {'L=' + L:<6} {fmt_time(r['derive']):>9} {fmt_time(r['text']):>9} {fmt_time(r['json']):>9} "
+              f"{fmt_time(r['derive'] + r['text']):>12} {fmt_time(total_j):>12} {r['text_bytes'] / 1e3:>8.0f}kB "
+              f"{r['json_bytes'] / 1e3:>8.0f}kB {total_j / (r['json_bytes'] / 1e3) * 1e6:>12.0f} µs")
+    r64 = rows.get("64") or rows.get("L64")
+    if r64:
+        ok = r64["derive"] + r64["text"] < 0.5 and r64["derive"] + r64["json"] < 0.5 and r64["json_bytes"] < 1e6
+        print(f"   L = 64: derive + text {fmt_time(r64['derive'] + r64['text'])}, derive + json "
+              f"{fmt_time(r64['derive'] + r64['json'])}, json {r64['json_bytes'] / 1e6:.2f} MB: "
+              f"{'ok' if ok else 'MISSED'}")
+    keys = list(rows)
+    if len(keys) >= 2:
+        a, b = rows[keys[-2]], rows[keys[-1]]
+        la, lb = int(keys[-2].lstrip("L")), int(keys[-1].lstrip("L"))
+        for what in ("derive", "text", "json", "json_bytes"):
+            growth = b[what] / a[what] if a[what] else float("nan")
+            print(f"   growth L={la} → L={lb} (× {lb // la}): {what:<10} × {growth:.1f}")
+        print("   (the Jacobian form writes each layer's chain out, L − k links for layer k, so the output")
+        print("    itself grows as L²: time per output byte is the measure of linear work)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="L ≤ 4 only")
+    ap.add_argument("--render-only", action="store_true", help="sections 1 and 1b only (no sympy subprocesses)")
     args = ap.parse_args()
     cases = ["seed"] + [str(L) for L in LAYERS if not args.quick or L <= 4]
     started = time.perf_counter()
@@ -383,6 +426,10 @@ def main() -> None:
         ratio = (ours[b]["derive"] / ours[a]["derive"]) / (int(b) / int(a))
         print(f"   growth L={a} → L={b}: time × {ours[b]['derive'] / ours[a]['derive']:.0f} for L × {int(b) // int(a)}"
               f" ({'about linear' if ratio < 3 else 'super-linear'}: {ratio:.1f} × linear)")
+
+    print_render_table(cases, ours)
+    if args.render_only:
+        return
 
     print(f"\n2. sympy MatrixSymbol(...).diff(V) on the same expression (tanh via .applyfunc; {TIMEOUT:.0f} s limit)")
     print(f"   {'case':<7} {'time':>9} {'numerically':>13} {'tokens':>7}  notes")
