@@ -159,11 +159,12 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
 
             rows = row_jacobians(root)
             factors: dict[tuple[int, int], Any] = {}
+            file_names = graph.names()
             for n, t in zip(names, targets):
                 g = bw.cotangents.get(id(t))
                 if g is None:
                     g = alg.zeros(*t.shape) if not is_scalar(t.shape) else alg.const(0)
-                grads.append(_with_jacobian(graph, Gradient(n, t, g, None), root, rows, factors))
+                grads.append(_with_jacobian(graph, Gradient(n, t, g, None), root, rows, factors, file_names))
         else:
             for n, t in zip(names, targets):
                 grads.append(_with_jacobian(graph, Gradient(n, t, None, None), root))
@@ -172,10 +173,11 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
 
 
 def _with_jacobian(graph: Graph, grad: Gradient, root: Expr, rows: dict[int, object] | None = None,
-                   factors: dict[tuple[int, int], Any] | None = None) -> Gradient:
+                   factors: dict[tuple[int, int], Any] | None = None,
+                   file_names: dict[int, str] | None = None) -> Gradient:
     from .jacobian import jacobian_form
 
-    jac, chain, note = jacobian_form(graph, root, grad.wrt_expr, rows, factors)
+    jac, chain, note = jacobian_form(graph, root, grad.wrt_expr, rows, factors, file_names)
     if jac is not None:
         grad.jacobian, grad.chain, grad.jacobian_note = jac, chain, note
         return grad
@@ -203,13 +205,14 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
     if not results:
         return {}, []
     forward = {id(n) for n in graph.output.walk()}
+    about_var: dict[int, bool] = {}
     candidates: list[Expr] = []
     for step in reversed(steps):  # input side first: its signals contain the later ones
         for c in step.contributions:
             e = c.downstream
             core = e.args[1] if e.op == "mul" and e.args[0].op == "const" else None
             for x in (e, core):  # a constant factor may have moved out of the products: δ Xᵀ / N
-                if x is not None and _worth_naming(x, file_names, forward) and all(x is not y for y in candidates):
+                if x is not None and _worth_naming(x, file_names, forward, about_var) and all(x is not y for y in candidates):
                     candidates.append(x)
     chosen: list[Expr] = []
     stops: set[int] = set(file_names)  # the file's names print as names: what is inside them does not show
@@ -234,11 +237,29 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
     return out, listing[::-1]
 
 
-def _worth_naming(e: Expr, file_names: dict[int, str], forward: set[int]) -> bool:
+def _worth_naming(e: Expr, file_names: dict[int, str], forward: set[int], about_var: dict[int, bool]) -> bool:
     """Not already a name, not a forward value, not a leaf or a mere transpose, and about a variable."""
     if id(e) in file_names or id(e) in forward or e.op in ("var", "const", "ones", "zeros", "eye", "T", "neg"):
         return False
-    return not _smaller_than(e, 3) and any(n.op == "var" for n in e.walk())
+    return not _smaller_than(e, 3) and _mentions_var(e, about_var)
+
+
+def _mentions_var(e: Expr, memo: dict[int, bool]) -> bool:
+    """Some variable occurs in e. `memo` is shared by the candidates, which share their insides
+    (a deep net's δs nest), so each node is looked at once, not once per candidate above it."""
+    stack = [e]
+    while stack:
+        n = stack[-1]
+        if id(n) in memo:
+            stack.pop()
+            continue
+        todo = [a for a in n.args if id(a) not in memo]
+        if todo and n.op != "var":
+            stack.extend(todo)
+            continue
+        memo[id(n)] = n.op == "var" or any(memo[id(a)] for a in n.args)
+        stack.pop()
+    return memo[id(e)]
 
 
 def _smaller_than(e: Expr, k: int) -> bool:

@@ -10,6 +10,8 @@ caller falls back to the shape-convention result.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from . import algebra as alg
 from .expr import Expr
 from .ir import Graph
@@ -96,32 +98,44 @@ def _link(upper: Expr, lower: Expr, rows: dict[int, object] | None) -> Expr | No
 
 def _unique_path(root: Expr, var: Expr) -> list[Expr] | None:
     """The nodes from root down to var when exactly one path joins them."""
-    count: dict[int, int] = {id(var): 1}
-    for node in root.walk():
-        if node is var:
-            continue
-        c = sum(count.get(id(a), 0) for a in node.args)
-        if c:
-            count[id(node)] = c
-    if count.get(id(root)) != 1:
+    paths, parents = _paths_from(root)
+    if paths.get(id(var)) != 1:
         return None
-    path = [root]
-    while path[-1] is not var:
-        nxt = [a for a in path[-1].args if id(a) in count]
-        if len(nxt) != 1:
-            return None
-        path.append(nxt[0])
-    return path
+    path = [var]  # up from var: exactly one parent edge carries root's one path to it
+    while path[-1] is not root:
+        (up,) = [p for p in parents[id(path[-1])] if paths.get(id(p))]
+        path.append(up)
+    return path[::-1]
+
+
+@lru_cache(maxsize=8)
+def _paths_from(root: Expr) -> tuple[dict[int, int], dict[int, list[Expr]]]:
+    """For every node under root, the number of paths from root to it and its parents (an
+    edge per argument slot), in one walk: every variable of a derivation asks about the same
+    root, and walking it once per variable made a deep net's Jacobian forms quadratic."""
+    order = list(root.walk())
+    parents: dict[int, list[Expr]] = {}
+    for node in order:
+        for a in node.args:
+            parents.setdefault(id(a), []).append(node)
+    paths = {id(root): 1}
+    for node in reversed(order):  # parents before children
+        c = paths.get(id(node), 0)
+        if c:
+            for a in node.args:
+                paths[id(a)] = paths.get(id(a), 0) + c
+    return paths, parents
 
 
 def jacobian_form(graph: Graph, root: Expr, var: Expr, rows: dict[int, object] | None = None,
                   factors: dict[tuple[int, int], Expr | None] | None = None,
+                  names: dict[int, str] | None = None,
                   ) -> tuple[Expr | None, list[tuple[str, str, Expr]], str]:
     """(J, chain, note): J = ∂root/∂var, chain = [(num, den, factor)] between named nodes.
 
     `rows`, from `row_jacobians(root)` for a scalar root, and `factors`, a cache of
     the chain's links, share work between the variables of a derivation: the
-    variables of a deep net walk the same links.
+    variables of a deep net walk the same links; so does `names`, `graph.names()`.
     """
     factors = {} if factors is None else factors
     total = _link(root, var, rows) if rows is not None else _accumulate(root, var)
@@ -130,7 +144,7 @@ def jacobian_form(graph: Graph, root: Expr, var: Expr, rows: dict[int, object] |
         if not is_scalar(root.shape):
             return None, [], f"∂{graph.value_name(root) or 'out'}/∂{var.name or '·'} is a 3-tensor ({what}), not shown"
         return None, [], ""
-    names = graph.names()
+    names = graph.names() if names is None else names
     label = {id(v.expr): n for n, v in graph.variables.items()}
     label.update(names)
     path = _unique_path(root, var)
