@@ -16,7 +16,7 @@ import pytest
 
 from gradcheck_cli.ir import load
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
-from gradcheck_cli.shapes import using
+from gradcheck_cli.shapes import is_scalar, using
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.grad")) + \
@@ -58,3 +58,40 @@ def test_changing_entries_one_at_a_time_equals_full_evaluation(path: str, kind: 
                                            err_msg=f"{path}: {name}.flat[{i}] changed ({kind})")
                 checked += 1
     assert checked > 0
+
+
+@pytest.mark.parametrize("path", FILES)
+@pytest.mark.parametrize("method", ["central", "complex"])
+def test_batched_gradient_equals_the_per_entry_loop(path: str, method: str) -> None:
+    """What `verify --full` computes (every entry through `entries`, in chunks) equals the
+    CS231n loop over the same function (one entry changed in place, a whole forward pass
+    each), for every variable: the batching changes the cost, never the numbers."""
+    from gradcheck_cli.numeric.checker import _Scalar
+    from gradcheck_cli.numeric.compare import EPS, default_step
+    from gradcheck_cli.numeric.finite_diff import FiniteDiffError, numeric_gradient
+
+    ctx = _context(path, seed=11)
+    graph = ctx.graph
+    checked = 0
+    with using(graph.env):
+        if not is_scalar(graph.output.shape):
+            pytest.skip("a vector output: verify checks Jacobians there")
+        for name in graph.params():
+            fun = Function(graph.output, graph.variables[name].expr, ctx)
+            view = _Scalar(fun)
+            chunk = 3 * max(1, int(fun.bytes_per_point))  # three points a chunk: every chunk boundary is crossed
+            try:
+                loop, n_l = numeric_gradient(view, fun.x0, method=method, batched=False)
+            except FiniteDiffError:  # an op that drops the imaginary part: verify uses central there
+                continue
+            batched, n_b = numeric_gradient(view, fun.x0, method=method, batched=True, chunk_bytes=chunk)
+            assert n_b == n_l
+            # the two paths sum in different orders: f agrees to a few ulps, which central
+            # differences divide by the step (the method's own noise floor, ε|f|/h); the
+            # complex step has no cancellation, so there it agrees to rounding
+            f0 = abs(complex(fun.scalar(fun.x0)))
+            floor = 0.0 if method == "complex" else 16 * EPS * max(1.0, f0) / default_step("central")
+            np.testing.assert_allclose(batched, loop, rtol=1e-12, atol=floor + 1e-15,
+                                       err_msg=f"{path}: ∂/∂{name} ({method})")
+            checked += 1
+    assert checked > 0 or method == "complex"
