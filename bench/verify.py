@@ -49,6 +49,7 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -258,6 +259,7 @@ class Row:
     note: str = ""  # why a row has no numbers
     bug_seconds: float | None = None  # gradcheck: the failing claim's check alone
     lower_bound: bool = False  # the scaled time understates a cost that grows faster than P
+    peak_mb: float = 0.0  # gradcheck: tracemalloc's peak during one verify() (numpy's buffers included)
 
 
 def errors(p: Problem, num: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
@@ -338,8 +340,11 @@ def run_gradcheck(p: Problem, label: str, mode: str, method: str) -> Row:
 
     verify(p.case.graph, opts(False))  # warm-up: numpy, lambdified f′, caches
     seconds, report = best_of(lambda: verify(p.case.graph, opts(False)))
+    tracemalloc.start()
     with capture() as seen:
         verify(p.case.graph, opts(False))
+    peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     num, mask = np.zeros(p.P), np.zeros(p.P, dtype=bool)
     worst_dir, mark = 0.0, ""
     for name, sl in p.blocks():
@@ -355,7 +360,7 @@ def run_gradcheck(p: Problem, label: str, mode: str, method: str) -> Row:
     if claim.status == "error":
         raise RuntimeError(f"{p.case.name}: the bug claim could not be evaluated: {claim.message}")
     return Row(label, seconds, sum(c.evaluations for c in report.checks), worst, mark, per_entry,
-               false_alarm=not report.ok, caught=not claim.ok, bug_seconds=claim.seconds)
+               false_alarm=not report.ok, caught=not claim.ok, bug_seconds=claim.seconds, peak_mb=peak_mb)
 
 
 # ---------------------------------------------------------------------------- the loop (CS231n)
@@ -710,6 +715,16 @@ def targets(results: dict[tuple[str, str], tuple[Problem, list[Row]]]) -> list[s
                        f"{'reached' if s >= 10 else 'not reached'}")
         else:
             out.append(f"n/a   1. full check vs the loop at P = 2e4 ({label}): not run (--quick?)")
+    # issue 11, item 2: equal work (every entry, central) ≥ 10× the loop at P = 2e4, moonshot 50×; memory ≤ 256 MB
+    for method in ("gradcheck --full --method central", "gradcheck --full --method complex"):
+        r = row("mlp", "2e4", method)
+        if loop and r and loop.seconds and r.seconds:
+            s = loop.seconds / r.seconds
+            goal = "" if method.endswith("central") else " (complex step: not the equal-work row)"
+            out.append(f"{verdict(s >= 10) if method.endswith('central') else 'info'}  issue 11: every entry, "
+                       f"P = 2e4, {method.removeprefix('gradcheck ')} vs the loop: {s:.1f}× (target ≥ 10×, "
+                       f"moonshot 50×: {'reached' if s >= 50 else 'not reached'}){goal}; peak memory of the "
+                       f"check {r.peak_mb:.0f} MB (bound 256 MB: {'ok' if r.peak_mb <= 256 else 'OVER'})")
     # 2. faster than torch gradcheck at P = 1e4
     for fn in ("seed", "mlp"):
         t = row(fn, "1e4", "torch gradcheck")
