@@ -296,8 +296,16 @@ def _sparse_apply(node: Expr, ctx: Context, args: list[Any], out0: np.ndarray) -
             return out0 + a.delta()[:, :, None] * b[a.idx][:, None, :]
         if b.axis == 1:  # A (B + δ e_jᵀ): column j of the product changes, to A (column j of B')
             return _Rows(out0, b.idx, (a @ b.vals.T).T, 1)
-        # A (B + e_i δᵀ) = A B + A[:, i] δᵀ: rank one
-        return out0 + a[:, b.idx].T[:, :, None] * b.delta()[:, None, :]
+        # A (B + e_i δᵀ) = A B + A[:, i] δᵀ: rank one. The columns A[:, i] are gathered as rows of
+        # a contiguous Aᵀ, and for a column B (W h) added to out0 in place: a strided gather and
+        # two temporaries of the (k, r) stack were half the time of `verify --full` on an MLP
+        cols = np.ascontiguousarray(np.asarray(a).T)[b.idx]  # (k, r)
+        d = b.delta()  # (k, c)
+        if d.shape[1] == 1 and np.result_type(cols, d, out0) == np.result_type(cols, d):
+            upd = cols * d
+            upd += out0[:, 0]
+            return upd[:, :, None]
+        return out0 + cols[:, :, None] * d[:, None, :]
     if op == "sum" and node.param("axis") is None:
         a = args[0]
         return out0 + a.delta().sum(axis=1)[:, None, None]
