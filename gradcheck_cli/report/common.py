@@ -136,10 +136,14 @@ def relpath(path: str) -> str:
         p = Path(path)
         if not p.is_absolute():
             return path
+        # lexically first: a student's symlink is shown as the name it has, not its target
+        rel = os.path.relpath(os.path.normpath(p), os.getcwd())
+        if not rel.startswith(".."):
+            return rel.replace(os.sep, "/")
         return str(p.resolve().relative_to(Path(os.getcwd()).resolve())).replace(
             os.sep, "/"
         )
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return path
 
 
