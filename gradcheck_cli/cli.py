@@ -117,9 +117,13 @@ def _gradescope_fallback(fmt: str, output: Optional[Path]) -> Callable[[str], No
         return None
 
     def write(message: str) -> None:
+        from .errors import GradcheckError
         from .report import gradescope_error
 
-        _emit(gradescope_error(message), output, True)
+        try:
+            _emit(gradescope_error(message), output, True)
+        except GradcheckError:
+            pass  # the report cannot be written at all: the message on stderr is all there is
     return write
 
 
@@ -167,8 +171,9 @@ def _use_color_stderr() -> bool:
 def _emit(text: str, output: Optional[Path], machine: bool) -> None:
     """Machine formats are written plain, never wrapped by the terminal renderer."""
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        from .report.common import write_atomic
+
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
         return
     if machine or not _use_color():
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
