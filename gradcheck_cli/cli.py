@@ -50,6 +50,7 @@ class ReportFormat(str, Enum):
     github = "github"
     gradescope = "gradescope"
     classroom = "classroom"
+    csv = "csv"  # only the class summary of `run --submissions`
 
 
 class GraphFormat(str, Enum):
@@ -252,6 +253,9 @@ def verify(
 
         if sum([full, fast, sample is not None]) > 1:
             raise UsageError("choose one of --full, --fast and --sample N")
+        if fmt == ReportFormat.csv:
+            raise UsageError("--format csv is the class summary of `gradcheck run --submissions DIR`",
+                             hint="verify reports in text, json, junit, github, gradescope or classroom")
         if impl is not None and len(files) > 1:
             raise UsageError("--impl checks one .grad file at a time")
         opts = VerifyOptions(seed=seed, trials=trials, method=method.value, convention=convention.value,
@@ -335,11 +339,21 @@ def run(
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel checks (0: one per core)."),
+    submissions: Optional[Path] = typer.Option(None, "--submissions", help="Grade a class: DIR holds one directory per student, each replacing the config's `submission` directory."),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="With --submissions: write each student's JSON report to DIR/<student>.json."),
 ) -> None:
     """Run every check of a homework config and report them together with a score."""
+    if submissions is not None:
+        raise typer.Exit(_run_class(config, submissions, fmt, output, jobs, reports))
     code = 0
     with _guard(_gradescope_fallback(fmt.value, output)):
+        from .errors import UsageError
         from .homework import run_config
+
+        if fmt == ReportFormat.csv:
+            raise UsageError("--format csv is the class summary of `gradcheck run --submissions DIR`")
+        if reports is not None:
+            raise UsageError("--reports goes with --submissions DIR (one report per student)")
 
         result, text = run_config(config, fmt.value, jobs)
         code = 0 if result.ok else 1
@@ -357,6 +371,28 @@ def run(
 
         write_step_summary(result)
     raise typer.Exit(code)
+
+
+def _run_class(config: Optional[Path], submissions: Path, fmt: ReportFormat, output: Optional[Path], jobs: int,
+               reports: Optional[Path]) -> int:
+    """`run --submissions DIR`: 0 every student has full marks, 1 someone lost points, 2 unusable input."""
+    code = 0
+    with _guard():
+        from .class_run import render_class, run_class, write_reports
+        from .errors import UsageError
+
+        if fmt not in (ReportFormat.text, ReportFormat.json, ReportFormat.csv):
+            raise UsageError(f"--submissions writes a class summary in text, json or csv, not {fmt.value}",
+                             hint="--reports DIR adds each student's own JSON report")
+        result = run_class(config, submissions, jobs)
+        code = 0 if result.ok else 1
+        if reports is not None:
+            write_reports(result, reports)
+        text = render_class(result, fmt.value)
+        _emit(text, output, fmt != ReportFormat.text)
+        if output is not None:
+            _emit(render_class(result, "text"), None, False)
+    return code
 
 
 @app.command()

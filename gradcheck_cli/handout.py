@@ -123,15 +123,14 @@ def _what(item: tuple[str, str]) -> str:
             "assign": f"the assignment to {name}", "output": f"`output {name}`"}[kind]
 
 
-def _difference(hand: _Lines, sub: _Lines, question: str) -> str | None:
+def _difference(hand: _Lines, sub: _Lines) -> str | None:
     for item in hand.order:
         key, line, shown = hand.items[item]
         if item not in sub.items:
-            return f"{_what(item)} is missing: the handout has `{shown}` ({question} line {line})"
+            return f"{_what(item)} is missing (the handout's line {line}: `{shown}`)"
         skey, sline, sshown = sub.items[item]
         if skey != key:
-            return (f"line {sline} `{sshown}` changes {_what(item)}: the handout has `{shown}` "
-                    f"({question} line {line})")
+            return f"line {sline} `{sshown}` changes {_what(item)} (the handout's line {line}: `{shown}`)"
     taken = hand.names()
     for item, line in sub.repeated:
         if item in hand.items:
@@ -159,7 +158,7 @@ def compare(question: Path, submission: Path) -> Comparison:
     for c in asked:
         if all((r.num, r.den) != (c.num, c.den) for r in required):
             required.append(Required(c.num, c.den, c.span.line))
-    return Comparison(difference=_difference(hand, sub, _relative(question)), required=tuple(required),
+    return Comparison(difference=_difference(hand, sub), required=tuple(required),
                       present=frozenset((c.num, c.den) for c in sub.claims))
 
 
@@ -171,9 +170,3 @@ def _read(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"cannot read {path}: {e}") from None
     return text
-
-
-def _relative(path: Path) -> str:
-    from .report.common import relpath
-
-    return relpath(str(path))
