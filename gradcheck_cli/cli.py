@@ -242,6 +242,7 @@ def verify(
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Check only N random entries per gradient."),
     vectors: Vectors = typer.Option(Vectors.flat, "--vectors", help="How --impl receives vectors: flat (m,) or column (m, 1)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds allowed for an --impl call."),
+    memory: float = typer.Option(2048.0, "--memory", help="MB of memory for the --impl process (0: no limit)."),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
 ) -> None:
@@ -261,7 +262,8 @@ def verify(
         opts = VerifyOptions(seed=seed, trials=trials, method=method.value, convention=convention.value,
                              bind=_bindings(bind), mode="full" if full else "fast" if fast else
                              ("sample" if sample else "auto"), sample=sample, impl=impl,
-                             vectors=vectors.value, timeout=timeout, progress=_progress_bar())
+                             vectors=vectors.value, timeout=timeout, memory=memory if memory > 0 else None,
+                             progress=_progress_bar())
         reports = [verify_file(str(f), opts) for f in files]
         code = 0 if all(r.ok for r in reports) else 1
         _report(reports, fmt.value, output)

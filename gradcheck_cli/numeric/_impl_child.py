@@ -161,17 +161,18 @@ def _args(point: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (float(decode(v).reshape(())) if v.get("scalar") else decode(v)) for k, v in point.items()}
 
 
-def _channel() -> Callable[[dict[str, Any]], None]:
-    """Read the grader's stdin line (channel fd, token, limits), apply the limits, return `send`."""
-    from .sandbox import limit_self
+_LIMITS: dict[str, Any] = {}
 
+
+def _channel() -> Callable[[dict[str, Any]], None]:
+    """Read the grader's stdin line (channel fd, token, limits), return `send`."""
     setup = json.loads(sys.stdin.readline())
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     fd, token = int(setup["channel"]), str(setup["token"]).encode("ascii")
     os.set_inheritable(fd, False)  # a subprocess the student starts does not get it
-    limit_self(setup.get("memory"), int(setup["parent"]))
+    _LIMITS.update(memory=setup.get("memory"), parent=int(setup["parent"]))
 
     def send(msg: dict[str, Any]) -> None:
         data = json.dumps(msg).encode("utf-8")
@@ -186,7 +187,10 @@ def main(argv: list[str]) -> int:
     send = _channel()
     with open(argv[0], encoding="utf-8") as fh:
         req = json.load(fh)
-    capture = _Capture()
+    capture = _Capture()  # its thread's stack is mapped before the memory limit, not against it
+    from .sandbox import limit_self
+
+    limit_self(_LIMITS["memory"], _LIMITS["parent"])
     try:
         fn = _load(req["path"], req["func"])
     except BaseException as e:  # noqa: BLE001 - anything the student's module does at import

@@ -50,7 +50,7 @@ from .sandbox import CappedBuffer, become_subreaper, child_env, children_now, re
 STARTUP_GRACE = 10.0  # seconds for the interpreter and numpy to start, on top of `timeout` for the import
 TAIL_LINES = 12
 DEFAULT_MEMORY = 2048.0  # MB of address space for the student's process (numpy alone maps ~300 MB)
-MAX_MESSAGE = 1 << 28  # bytes: one reply (every gradient at one point) is far smaller
+MAX_MESSAGE = 64 << 20  # bytes: one reply (every gradient at one point; a 1000x1000 W is 11 MB)
 
 #: name → (kind, declared shape): kind "scalar" | "vector" | "matrix"
 Spec = Mapping[str, tuple[str, tuple[int, ...]]]

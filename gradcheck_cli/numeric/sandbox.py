@@ -15,7 +15,9 @@ the parts of that isolation that are not about the protocol:
   orphaned is re-parented to the grader instead of init; `reap()` then kills
   every process below the grader that was not there before the child started,
   and waits until none is left. Elsewhere only the child's process group is
-  killed (documented as a limit in the homework README).
+  killed (documented as a limit in the homework README). It assumes no other
+  thread of the grader starts processes while a student's code runs: `run`
+  calls it from single-threaded pool workers.
 
 This is isolation for homework, not a security boundary: code in the child can
 still read any file the grader's user can read and use the network. A
