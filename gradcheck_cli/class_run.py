@@ -111,8 +111,10 @@ def _problem(e: Any) -> str:
     return ""
 
 
-def _first_problem(s: Student) -> str:
-    return next((f"{e.name}: {p}" for e in s.result.entries if (p := _problem(e))), "")
+def _first_problem(s: Student, labels: list[str] | None = None) -> str:
+    """The first check that lost points and why, named by `labels` (q1, q2, … in the table) or in full."""
+    names = labels or [e.name for e in s.result.entries]
+    return next((f"{name}: {p}" for name, e in zip(names, s.result.entries) if (p := _problem(e))), "")
 
 
 def _stats(cr: ClassResult) -> dict[str, Any]:
@@ -156,8 +158,9 @@ def _text(cr: ClassResult) -> str:
     for s in cr.students:
         score = f"{s.result.score:g}/{s.result.max_score:g}"
         cells = "  ".join(f"{e.score:>5g}" for e in s.result.entries)
-        problem = _first_problem(s)
-        lines.append(f"{s.name:<{width}}  {score:>9}  {cells}  {problem[:120]}".rstrip())
+        problem = _first_problem(s, heads)
+        problem = problem if len(problem) <= 200 else problem[:199] + "…"
+        lines.append(f"{s.name:<{width}}  {score:>9}  {cells}  {problem}".rstrip())
     st = _stats(cr)
     lines.append("")
     lines += [f"  {h} = {name}" for h, name in zip(heads, cr.checks)]

@@ -75,8 +75,8 @@ def _against_handout(check: Any, report: Report) -> Outcome:
     cmp = compare(check.question, check.file)
     question = relpath(str(check.question))
     if cmp.difference is not None:
-        return Outcome(error=f"{relpath(str(check.file))} does not keep the handout's graph ({question}): "
-                             f"{cmp.difference}; claims about another graph score 0")
+        return Outcome(error=f"{relpath(str(check.file))} does not keep the handout's graph: {cmp.difference} "
+                             f"[handout {question}]; claims about another graph score 0")
     for r in cmp.missing:
         report.checks.append(Check(name=r.name, kind="claim", ok=False, status="fail", file=str(check.file),
                                    wrt=r.den, message=f"missing claim d{r.num}/d{r.den}: the handout asks for it "

@@ -81,7 +81,7 @@ SECRET = "hunter2-s3cret"
 @pytest.mark.parametrize("q1_case,q2_case,q1,q2,words", [
     (None, None, 5, 9, []),
     ("unrelated_graph", "fd_forge", 0, 0,
-     ["does not keep the handout's graph (questions/window.grad): the size d is missing", "private channel"]),
+     ["does not keep the handout's graph: the size d is missing", "[handout questions/window.grad]", "private channel"]),
     ("no_claims", "memory_hog", 0, 0,
      ["missing claim ds/dW: the handout asks for it (questions/window.grad line", "MemoryError"]),
     ("handout_untouched", "env_leak", 0, 0, ["TODO", "GRADER_SECRET="]),
