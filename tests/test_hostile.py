@@ -207,6 +207,9 @@ def test_an_unwritable_output_is_exit_2_and_the_old_report_stays(tmp_path: Path)
     assert _run_subprocess(course, "--format", "json", "--output", str(report)).returncode == 0
     good = report.read_text(encoding="utf-8")
     assert len(good) > 3 * 4096
+    umask = os.umask(0)
+    os.umask(umask)
+    assert report.stat().st_mode & 0o777 == 0o666 & ~umask  # a report file, not mkstemp's 0600
     r = subprocess.run(["bash", "-c", f"ulimit -f 4; {sys.executable} -m gradcheck_cli run --format json "
                         f"--output {report}"], cwd=course, text=True, capture_output=True, timeout=300)
     assert r.returncode == 2 and f"cannot write the report to {report}" in r.stderr and "File too large" in r.stderr
