@@ -105,3 +105,13 @@ def test_unusable_class_runs_are_exit_2(klass: Path, args: tuple[str, ...], word
 def test_a_config_without_a_submission_directory_is_exit_2(klass: Path) -> None:
     r = gradcheck("run", "course/reference/gradcheck.toml", "--submissions", "subs", cwd=klass)
     assert r.exit_code == 2 and "--submissions needs `submission" in r.stderr
+
+
+@pytest.mark.parametrize("args,words", [
+    (("run", "--format", "csv"), "--format csv is the class summary"),
+    (("run", "--reports", "out"), "--reports goes with --submissions"),
+    (("verify", "grading/window.grad", "--format", "csv"), "--format csv is the class summary"),
+])
+def test_class_only_options_elsewhere_are_exit_2(klass: Path, args: tuple[str, ...], words: str) -> None:
+    r = gradcheck(*args, cwd=klass / "course")
+    assert r.exit_code == 2 and words in r.stderr
