@@ -7,10 +7,12 @@ CONFIG = """\
 seed = 0            # random points are seeded; the seed is printed in every report
 trials = 2          # random points per check
 convention = "either"   # "shape": claims must be in shape convention (the variable's shape)
+# submission = "submission"   # students' files: regular files inside this directory only
 
 [[check]]
 name = "score gradients"
 file = "questions/score.grad"     # graph + the student's claims
+# question = "handout/score.grad" # grade against the handout: its graph kept, its TODO claims answered
 points = 5
 
 # [[check]]

@@ -50,6 +50,7 @@ class ReportFormat(str, Enum):
     github = "github"
     gradescope = "gradescope"
     classroom = "classroom"
+    csv = "csv"  # only the class summary of `run --submissions`
 
 
 class GraphFormat(str, Enum):
@@ -117,9 +118,13 @@ def _gradescope_fallback(fmt: str, output: Optional[Path]) -> Callable[[str], No
         return None
 
     def write(message: str) -> None:
+        from .errors import GradcheckError
         from .report import gradescope_error
 
-        _emit(gradescope_error(message), output, True)
+        try:
+            _emit(gradescope_error(message), output, True)
+        except GradcheckError:
+            pass  # the report cannot be written at all: the message on stderr is all there is
     return write
 
 
@@ -167,8 +172,9 @@ def _use_color_stderr() -> bool:
 def _emit(text: str, output: Optional[Path], machine: bool) -> None:
     """Machine formats are written plain, never wrapped by the terminal renderer."""
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        from .report.common import write_atomic
+
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
         return
     if machine or not _use_color():
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -236,6 +242,7 @@ def verify(
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Check only N random entries per gradient."),
     vectors: Vectors = typer.Option(Vectors.flat, "--vectors", help="How --impl receives vectors: flat (m,) or column (m, 1)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds allowed for an --impl call."),
+    memory: float = typer.Option(2048.0, "--memory", help="MB of memory for the --impl process (0: no limit)."),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
 ) -> None:
@@ -247,12 +254,16 @@ def verify(
 
         if sum([full, fast, sample is not None]) > 1:
             raise UsageError("choose one of --full, --fast and --sample N")
+        if fmt == ReportFormat.csv:
+            raise UsageError("--format csv is the class summary of `gradcheck run --submissions DIR`",
+                             hint="verify reports in text, json, junit, github, gradescope or classroom")
         if impl is not None and len(files) > 1:
             raise UsageError("--impl checks one .grad file at a time")
         opts = VerifyOptions(seed=seed, trials=trials, method=method.value, convention=convention.value,
                              bind=_bindings(bind), mode="full" if full else "fast" if fast else
                              ("sample" if sample else "auto"), sample=sample, impl=impl,
-                             vectors=vectors.value, timeout=timeout, progress=_progress_bar())
+                             vectors=vectors.value, timeout=timeout, memory=memory if memory > 0 else None,
+                             progress=_progress_bar())
         reports = [verify_file(str(f), opts) for f in files]
         code = 0 if all(r.ok for r in reports) else 1
         _report(reports, fmt.value, output)
@@ -330,11 +341,21 @@ def run(
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel checks (0: one per core)."),
+    submissions: Optional[Path] = typer.Option(None, "--submissions", help="Grade a class: DIR holds one directory per student, each replacing the config's `submission` directory."),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="With --submissions: write each student's JSON report to DIR/<student>.json."),
 ) -> None:
     """Run every check of a homework config and report them together with a score."""
+    if submissions is not None:
+        raise typer.Exit(_run_class(config, submissions, fmt, output, jobs, reports))
     code = 0
     with _guard(_gradescope_fallback(fmt.value, output)):
+        from .errors import UsageError
         from .homework import run_config
+
+        if fmt == ReportFormat.csv:
+            raise UsageError("--format csv is the class summary of `gradcheck run --submissions DIR`")
+        if reports is not None:
+            raise UsageError("--reports goes with --submissions DIR (one report per student)")
 
         result, text = run_config(config, fmt.value, jobs)
         code = 0 if result.ok else 1
@@ -352,6 +373,28 @@ def run(
 
         write_step_summary(result)
     raise typer.Exit(code)
+
+
+def _run_class(config: Optional[Path], submissions: Path, fmt: ReportFormat, output: Optional[Path], jobs: int,
+               reports: Optional[Path]) -> int:
+    """`run --submissions DIR`: 0 every student has full marks, 1 someone lost points, 2 unusable input."""
+    code = 0
+    with _guard():
+        from .class_run import render_class, run_class, write_reports
+        from .errors import UsageError
+
+        if fmt not in (ReportFormat.text, ReportFormat.json, ReportFormat.csv):
+            raise UsageError(f"--submissions writes a class summary in text, json or csv, not {fmt.value}",
+                             hint="--reports DIR adds each student's own JSON report")
+        result = run_class(config, submissions, jobs)
+        code = 0 if result.ok else 1
+        if reports is not None:
+            write_reports(result, reports)
+        text = render_class(result, fmt.value)
+        _emit(text, output, fmt != ReportFormat.text)
+        if output is not None:
+            _emit(render_class(result, "text"), None, False)
+    return code
 
 
 @app.command()

@@ -11,9 +11,13 @@ offending key.
     trials = 2
     convention = "either"
 
+    submission = "submission"   # the student's files: each must be a regular file in here
+    memory = 2048               # MB for the process running the student's code
+
     [[check]]
     name = "score gradients"
-    file = "questions/score.grad"        # relative to this file's directory
+    file = "submission/score.grad"       # relative to this file's directory
+    question = "questions/score.grad"    # the handout: its graph must be kept, its TODO claims answered
     impl = "submission/hw.py:forward_backward"
     points = 5
 
@@ -67,6 +71,12 @@ class Defaults:
     # instructor's typo; "fail": the check fails with score 0 instead, for an
     # autograder where a student may not have submitted every file.
     missing_files: str = "error"
+    memory: float | None = 2048.0  # MB of address space for the student's process; false in TOML: no limit
+    # the directory a student's files live in (absolute), and the largest file
+    # accepted from it: `file`/`impl` paths inside it must be regular files
+    # that stay inside it once symlinks are resolved
+    submission: Path | None = None
+    max_file_kb: float = 1024.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,10 @@ class CheckConfig:
     vectors: str = "flat"
     partial: bool = False  # score ∝ passing claim/impl checks instead of all-or-nothing
     line: int | None = None  # where the [[check]] table starts in the config
+    memory: float | None = 2048.0
+    question: Path | None = None  # the handout this file must keep the graph of (absolute)
+    submission: Path | None = None  # from the top level: where the student's files must stay
+    max_file_kb: float = 1024.0
 
 
 @dataclass(frozen=True)
@@ -302,17 +316,22 @@ _DEFAULT_KEYS = {
     "partial",
     "bind",
     "missing_files",
+    "memory",
+    "submission",
+    "max_file_kb",
 }
-_CHECK_ONLY = {"name", "file", "impl", "points"}
-_CHECK_KEYS = (_DEFAULT_KEYS - {"missing_files"}) | _CHECK_ONLY
+_TOP_ONLY = {"missing_files", "submission", "max_file_kb"}
+_CHECK_ONLY = {"name", "file", "impl", "points", "question"}
+_CHECK_KEYS = (_DEFAULT_KEYS - _TOP_ONLY) | _CHECK_ONLY
 _TOP_KEYS = _DEFAULT_KEYS | {"check"}
 
 
 def _build(data: dict[str, Any], cfg_path: Path, loc: _Locator) -> HomeworkConfig:
     _reject_unknown(data, _TOP_KEYS, loc, "", None, "top level")
-    defaults = Defaults(
-        **{k: _value(k, data[k], loc, "", None) for k in _DEFAULT_KEYS if k in data}
-    )
+    values = {k: _value(k, data[k], loc, "", None) for k in _DEFAULT_KEYS if k in data}
+    if "submission" in values:
+        values["submission"] = _resolve(values["submission"], cfg_path.parent)
+    defaults = Defaults(**values)
     raw_checks = data.get("check")
     if raw_checks is None or raw_checks == []:
         raise UsageError(
@@ -361,6 +380,15 @@ def _check(
             loc.span("check", "file", i),
             hint="paths are relative to the config file's directory",
         )
+    question = None
+    if "question" in values:
+        question = _resolve(values["question"], root)
+        if not question.is_file():  # the teacher's file: missing is a typo whatever missing_files says
+            raise UsageError(
+                f"check {i + 1}: question {values['question']} does not exist (looked in {root})",
+                loc.span("check", "question", i),
+                hint="`question` names the handout .grad file the student's `file` started from",
+            )
     impl = values.get("impl")
     if impl is not None:
         impl = _resolve_impl(
@@ -370,7 +398,7 @@ def _check(
             loc.span("check", "impl", i),
             i,
         )
-    inherited = {k: getattr(defaults, k) for k in _DEFAULT_KEYS - {"missing_files"}}
+    inherited = {k: getattr(defaults, k) for k in _DEFAULT_KEYS - _TOP_ONLY}
     inherited.update({k: values[k] for k in values if k in inherited})
     body = loc.table_range("check", i)
     header_line = (
@@ -382,6 +410,9 @@ def _check(
         impl=impl,
         points=float(values.get("points", 1.0)),
         line=header_line,
+        question=question,
+        submission=defaults.submission,
+        max_file_kb=defaults.max_file_kb,
         **inherited,
     )
 
@@ -393,8 +424,11 @@ def _default_name(file: str, impl: str | None) -> str:
 
 
 def _resolve(rel: str, root: Path) -> Path:
+    """Absolute, with `..` folded but symlinks kept: whether a student's file is a link is checked at run time."""
+    import os
+
     p = Path(rel).expanduser()
-    return p if p.is_absolute() else (root / p).resolve()
+    return Path(os.path.normpath(p if p.is_absolute() else root / p))
 
 
 def _resolve_impl(target: str, root: Path, must_exist: bool, span: Span, i: int) -> str:
@@ -463,7 +497,7 @@ def _value(key: str, v: Any, loc: _Locator, where: str, index: int | None) -> An
             f"`{key}` must be {expected}, got {_show(v)}", span, hint=hint
         )
 
-    if key in ("name", "file", "impl"):
+    if key in ("name", "file", "impl", "question", "submission"):
         if not isinstance(v, str) or not v.strip():
             raise bad("a non-empty string")
         return v.strip()
@@ -473,7 +507,9 @@ def _value(key: str, v: Any, loc: _Locator, where: str, index: int | None) -> An
         if v < (1 if key == "trials" else 0):
             raise bad("at least 1" if key == "trials" else "a non-negative integer")
         return v
-    if key in ("points", "tolerance", "timeout"):
+    if key == "memory" and v is False:
+        return None  # memory = false: no limit
+    if key in ("points", "tolerance", "timeout", "memory", "max_file_kb"):
         if isinstance(v, bool) or not isinstance(v, _NUMBER) or not math.isfinite(v):
             raise bad("a number")
         if key == "points" and v < 0:

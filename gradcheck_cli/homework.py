@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +24,111 @@ def _options(check: Any) -> Any:
 
     return VerifyOptions(seed=check.seed, trials=check.trials, method=check.method,
                          convention=check.convention, bind=dict(check.bind), impl=check.impl,
-                         vectors=check.vectors, timeout=check.timeout, tolerance=check.tolerance)
+                         vectors=check.vectors, timeout=check.timeout, tolerance=check.tolerance,
+                         memory=check.memory)
 
 
-Outcome = tuple["Report | None", "str | None", "int | None"]
+@dataclass(frozen=True)
+class Outcome:
+    """What one check gave: a report, or the error text (and its line) saying why there is none.
+
+    required: the claims the handout asks for (names like "claim ds/dW"), which
+    are then the graded claims; None when the check names no `question`.
+    """
+
+    report: Report | None = None
+    error: str | None = None
+    line: int | None = None
+    required: tuple[str, ...] | None = None
 
 
 def run_one(check: Any) -> Outcome:
-    """One configured check, in a worker: (report, None, None) or (None, error text, line)."""
+    """One configured check, in a worker: never raises, so one bad submission fails only its own check."""
     from .verify import verify_file
 
     try:
-        return verify_file(str(check.file), _options(check)), None, None
+        problem = submitted_file_problem(check)
+        if problem is not None:
+            return Outcome(error=problem)
+        report = verify_file(str(check.file), _options(check))
+        if check.question is None:
+            return Outcome(report)
+        return _against_handout(check, report)
     except GradcheckError as e:
         src = None
         if e.span is not None:
             try:
                 src = Path(e.span.source).read_text(encoding="utf-8")
-            except OSError:
+            except (OSError, UnicodeDecodeError):
                 src = None
-        return None, format_error(e, src), e.span.line if e.span else None
+        return Outcome(error=format_error(e, src), line=e.span.line if e.span else None)
     except Exception as e:  # a crash in one check must not sink the run
-        return None, f"gradcheck internal error in this check ({type(e).__name__}: {e}); please report it", None
+        return Outcome(error=f"gradcheck internal error in this check ({type(e).__name__}: {e}); please report it")
+
+
+def _against_handout(check: Any, report: Report) -> Outcome:
+    """The submission must keep the handout's graph, and answer each of its TODO claims."""
+    from .handout import compare
+    from .numeric.result import Check
+    from .report.common import relpath
+
+    cmp = compare(check.question, check.file)
+    question = relpath(str(check.question))
+    if cmp.difference is not None:
+        return Outcome(error=f"{relpath(str(check.file))} does not keep the handout's graph: {cmp.difference} "
+                             f"[handout {question}]; claims about another graph score 0")
+    for r in cmp.missing:
+        report.checks.append(Check(name=r.name, kind="claim", ok=False, status="fail", file=str(check.file),
+                                   wrt=r.den, message=f"missing claim d{r.num}/d{r.den}: the handout asks for it "
+                                                      f"({question} line {r.line})"))
+    return Outcome(report, required=tuple(r.name for r in cmp.required))
+
+
+def submitted_file_problem(check: Any) -> str | None:
+    """Why a file the check reads cannot be graded, or None.
+
+    Inside the config's `submission` directory a file must, once every symlink
+    is resolved, be a regular file that is still inside that directory (not
+    `../reference/hw.py`, not /dev/zero) and at most `max_file_kb` large. A file
+    outside it (the teacher's) is only checked for being there.
+    """
+    from .report.common import relpath
+
+    paths = [Path(check.file)] + ([Path(check.impl.rpartition(":")[0])] if check.impl else [])
+    for path in paths:
+        shown = relpath(str(path))
+        base = check.submission
+        if base is None or not _inside(path, Path(base)):
+            continue
+        try:
+            real = path.resolve(strict=True)
+            base_real = Path(base).resolve(strict=True)
+        except FileNotFoundError:
+            if path.is_symlink():
+                return f"{shown} is a symbolic link to a file that does not exist"
+            continue  # not submitted: verify says "no such file" (missing_files = "fail")
+        except (OSError, RuntimeError) as e:  # a symlink loop
+            return f"{shown} cannot be opened: it is a symbolic link loop ({getattr(e, 'strerror', None) or e})"
+        if not _inside(real, base_real):
+            return (f"{shown} is a symbolic link to {real}, outside the submission directory "
+                    f"{relpath(str(base))}: only files the student wrote are graded")
+        import stat
+
+        st = real.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return f"{shown} is not a regular file (it is a device, a directory or a pipe): only files are graded"
+        if st.st_size > check.max_file_kb * 1024:
+            return (f"{shown} is {st.st_size / 1024:.0f} KB, more than the {check.max_file_kb:g} KB a submitted "
+                    f"file may have (max_file_kb in the config)")
+    return None
+
+
+def _inside(path: Path, base: Path) -> bool:
+    try:
+        path.relative_to(base)
+        return True
+    except ValueError:
+        return False
 
 
 def rerun_command(check: Any) -> str:
@@ -72,6 +156,15 @@ def rerun_command(check: Any) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _worker_init() -> None:
+    """A pool worker dies with the grader (PR_SET_PDEATHSIG): a killed `run` leaves no workers behind."""
+    import signal
+
+    from .numeric.sandbox import _PR_SET_PDEATHSIG, _prctl
+
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:
     jobs = jobs or os.cpu_count() or 1
     jobs = max(1, min(jobs, len(checks)))
@@ -81,34 +174,44 @@ def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:
     # workers inherit it, so start-up is paid once, not once per worker.
     from . import verify  # noqa: F401
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(run_one, checks))
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
+        return list(pool.map(run_one, checks, chunksize=max(1, min(8, len(checks) // (4 * jobs)))))
+
+
+def entry(check: Any, outcome: Outcome) -> Any:
+    from .report.model import Entry
+
+    return Entry(name=check.name, points=check.points, visibility=check.visibility, report=outcome.report,
+                 error=outcome.error, partial=check.partial, file=str(check.file), line=outcome.line,
+                 rerun=rerun_command(check), required=outcome.required)
 
 
 def run_config(path: Path | None, fmt: str = "text", jobs: int = 0) -> tuple[Any, str]:
     """Load the config, run every check, return (RunResult, text report)."""
     from .config import load_config
-    from .render.report_text import render_report_text
-    from .report.model import Entry, RunResult
+    from .report.model import RunResult
 
     cfg = load_config(path)
     t0 = time.perf_counter()
     outcomes = run_checks(list(cfg.checks), jobs)
-    entries = []
-    lines = []
-    for check, (report, error, line) in zip(cfg.checks, outcomes):
-        entries.append(Entry(name=check.name, points=check.points, visibility=check.visibility,
-                             report=report, error=error, partial=check.partial, file=str(check.file), line=line,
-                             rerun=rerun_command(check)))
-        pts = f" [{check.points:g} point{'s' if check.points != 1 else ''}]" if check.points is not None else ""
-        lines.append(f"== {check.name}{pts}")
-        lines.append(render_report_text(report).rstrip() if report is not None else f"  ERROR {error}")
+    entries = [entry(check, out) for check, out in zip(cfg.checks, outcomes)]
     result = RunResult(entries=entries, seconds=time.perf_counter() - t0)
+    return result, render_text(result)
+
+
+def render_text(result: Any) -> str:
+    from .render.report_text import render_report_text
+
+    lines = []
+    for e in result.entries:
+        pts = f" [{e.points:g} point{'s' if e.points != 1 else ''}]" if e.points is not None else ""
+        lines.append(f"== {e.name}{pts}")
+        lines.append(render_report_text(e.report).rstrip() if e.report is not None else f"  ERROR {e.error}")
     lines.append("")
     lines.append(f"score {result.score:g} / {result.max_score:g}; "
-                 f"{sum(1 for e in entries if e.ok)} of {len(entries)} checks passed "
+                 f"{sum(1 for e in result.entries if e.ok)} of {len(result.entries)} checks passed "
                  f"({result.seconds:.1f} s)")
-    return result, "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def write_step_summary(result: Any) -> None:

@@ -49,7 +49,8 @@ def impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
     spec = _spec(graph)
     t0 = time.perf_counter()
     arrays = [{n: pt.ctx.values[n] for n in graph.variables} for pt in points]
-    result = call_impl(str(path), func, arrays, timeout=opts.timeout, vectors=opts.vectors, spec=spec)
+    result = call_impl(str(path), func, arrays, timeout=opts.timeout, vectors=opts.vectors, spec=spec,
+                       memory=opts.memory)
     base = {"kind": "impl", "file": str(path)}
     if isinstance(result, ImplFailure):
         return [Check(name=f"impl {func}", ok=False, status="error", message=result.message, **base)]  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ class VerifyOptions:
     impl: str | None = None
     vectors: str = "flat"
     timeout: float = 60.0
+    memory: float | None = 2048.0  # MB of address space for --impl's process (None: unlimited)
     tolerance: float | None = None  # relative tolerance override (config)
     points: list[dict[str, Any]] | None = None  # check at these inputs instead of random ones
     progress: Any = None  # callable(done, total, name): the CLI's progress bar

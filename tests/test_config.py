@@ -346,3 +346,30 @@ def test_error_renders_with_a_caret_under_the_key(tmp_path: Path) -> None:
     assert f"--> {cfg}:3:1" in text
     assert '3 | visibility = "secret"' in text
     assert "  | ^^^^^^^^^^" in text
+
+
+def test_handout_submission_and_limits(tmp_path: Path) -> None:
+    cfg = write(tmp_path, 'submission = "sub"\nmax_file_kb = 64\nmemory = 512\n\n[[check]]\n'
+                'file = "sub/score.grad"\nquestion = "q/score.grad"\nmemory = false\n\n[[check]]\n'
+                'file = "q/score.grad"\n', files=("q/score.grad", "sub/score.grad"))
+    c1, c2 = load_config(cfg).checks
+    assert c1.question == tmp_path / "q" / "score.grad" and c2.question is None
+    assert c1.submission == c2.submission == tmp_path / "sub"
+    assert c1.max_file_kb == 64 and c1.memory is None and c2.memory == 512
+    plain = load_config(write(tmp_path, '[[check]]\nfile = "q/score.grad"\n')).checks[0]
+    assert plain.submission is None and plain.memory == 2048 and plain.max_file_kb == 1024
+
+
+def test_a_missing_question_is_an_error_even_when_missing_files_fail(tmp_path: Path) -> None:
+    cfg = write(tmp_path, 'missing_files = "fail"\n\n[[check]]\nfile = "q/score.grad"\nquestion = "q/nope.grad"\n')
+    e = error_of(cfg)
+    assert "question q/nope.grad does not exist" in e.message and e.span is not None and e.span.line == 5
+
+
+@pytest.mark.parametrize("text,words", [
+    ('memory = "lots"\n[[check]]\nfile = "q/score.grad"\n', "`memory` must be a number"),
+    ('[[check]]\nfile = "q/score.grad"\nsubmission = "s"\n', "unknown key `submission` in check 1"),
+    ('max_file_kb = 0\n[[check]]\nfile = "q/score.grad"\n', "`max_file_kb` must be a number > 0"),
+])
+def test_bad_new_keys_are_positioned_errors(tmp_path: Path, text: str, words: str) -> None:
+    assert words in error_of(write(tmp_path, text)).message

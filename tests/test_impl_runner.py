@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.numeric.impl_runner import ImplCall, ImplFailure, call_impl, infer_spec
+from gradcheck_cli.numeric.sandbox import KEEP_BYTES, CappedBuffer
 
 SPEC = {"W": ("matrix", (2, 3)), "x": ("vector", (3, 1)), "b": ("vector", (2, 1)), "c": ("scalar", (1, 1))}
 
@@ -69,6 +71,39 @@ def fd_print(W, x, b, c):
     import os
     os.write(1, b"written straight to fd 1\\n")
     return 2.0, {}
+
+
+def steal_token(W, x, b, c):
+    # in-process code can find gradcheck's `send` and its token; a reply out of turn is still refused
+    import gc
+    send = next(o for o in gc.get_objects() if getattr(o, "__name__", "") == "send" and getattr(o, "__closure__", None))
+    send({"type": "done"})
+    return 1.0, {}
+
+
+def environment(W, x, b, c):
+    import os
+    raise RuntimeError("env: " + " ".join(sorted(os.environ)))
+
+
+def hog(W, x, b, c):
+    return float(np.ones(1 << 28).sum()), {}  # 2 GB
+
+
+def hide_a_process(W, x, b, c):
+    import os, subprocess
+    p = subprocess.Popen(["sleep", "60"], start_new_session=True)  # out of the process group
+    with open("pid", "w") as fh:  # the working directory is hw.py's
+        fh.write(str(p.pid))
+    return 1.0, {}
+
+
+def shout(W, x, b, c):
+    import os
+    for _ in range(5):
+        os.write(2, b"e" * (1 << 20))
+        os.write(1, b"o" * (1 << 20))
+    raise ValueError("after 5 MB on each stream")
 '''
 
 
@@ -162,3 +197,54 @@ def test_import_errors_and_missing_functions(tmp_path, hw):
     out = call_impl(str(raising), "f", points(1), timeout=5)
     assert isinstance(out, ImplFailure) and "RuntimeError: no data file" in out.message
     assert "about to fail" in out.stdout
+
+
+def test_a_reply_out_of_turn_is_the_implementations_failure_not_a_crash(hw):
+    out = call_impl(str(hw), "steal_token", points(2), timeout=5, spec=SPEC)
+    assert isinstance(out, ImplFailure) and out.stage == "protocol"
+    assert "'done' message out of turn" in out.message and "private channel" in out.message
+
+
+def test_the_child_environment_is_built_from_scratch(hw, monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET", "s3cret")
+    out = call_impl(str(hw), "environment", points(1), timeout=5, spec=SPEC)
+    assert isinstance(out, ImplFailure) and "env: " in out.message
+    names = set(out.message.split("env: ", 1)[1].split("\n", 1)[0].split())
+    assert "GRADER_SECRET" not in names and "s3cret" not in out.message
+    assert {"PATH", "HOME", "PYTHONPATH", "OPENBLAS_NUM_THREADS"} <= names
+
+
+def test_the_memory_limit_is_a_memory_error(hw):
+    out = call_impl(str(hw), "hog", points(1), timeout=10, spec=SPEC, memory=512)
+    assert isinstance(out, ImplFailure) and "MemoryError" in out.message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the subreaper is Linux's")
+def test_a_process_that_left_the_group_is_killed(hw):
+    out = call_impl(str(hw), "hide_a_process", points(1), timeout=5, spec=SPEC)
+    assert isinstance(out, list)
+    pid_file = hw.parent / "pid"
+    pid = int(pid_file.read_text())
+    pid_file.unlink()
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "gone"
+    assert state in ("gone", "Z"), f"sleep {pid} survived in state {state}"
+
+
+def test_floods_are_capped_and_counted(hw):
+    out = call_impl(str(hw), "shout", points(1), timeout=20, spec=SPEC)
+    assert isinstance(out, ImplFailure) and "after 5 MB on each stream" in out.message
+    assert len(out.stderr) < KEEP_BYTES + 100 and "earlier bytes of output not kept" in out.stderr
+    assert len(out.stdout) <= 8001  # the per-call tail of the prints
+
+
+def test_capped_buffer_keeps_the_end_and_counts_everything():
+    buf = CappedBuffer(keep=10)
+    for chunk in (b"abc", b"defgh", b"ijklmnop", b"q"):
+        buf.add(chunk)
+    assert buf.total == 17 and buf.text() == "[7 earlier bytes of output not kept]\nhijklmnopq"
+    small = CappedBuffer(keep=100)
+    small.add(b"hello")
+    assert small.text() == "hello"

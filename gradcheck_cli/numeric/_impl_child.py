@@ -2,11 +2,18 @@
 
 Run as `python -m gradcheck_cli.numeric._impl_child REQUEST.json`. The request
 names the file, the function and the points (arrays as base64 float64 bytes
-and a shape). Replies are JSON lines on the process's *original* stdout; fd 1
-itself is redirected to a temporary file before any student code runs, so a
-print (even from C) cannot corrupt the protocol: it is captured and sent back
-as text. No pickle in either direction: the parent never unpickles anything a
-student's code produced.
+and a shape). No pickle in either direction: the parent never unpickles
+anything a student's code produced.
+
+The channel back to the grader is a private pipe: its number, a per-run token
+and the limits arrive on stdin (one JSON line, read before any student code
+runs; stdin is then /dev/null), and every message is framed as
+`TOKEN LENGTH\n` + LENGTH bytes of JSON. A stray write to the pipe (student
+code that finds the descriptor) cannot make a well-framed message without the
+token, and the parent treats any bad frame as that implementation's failure.
+fd 1 is a pipe drained by a thread of this process, so a print (even from C)
+never reaches the channel: the last 1 MB is kept and returned as text with
+each reply, the rest counted.
 
 Messages: {"type": "ready"}, {"type": "result", "i", "value", "grads",
 "stdout", "seconds"}, {"type": "error", "stage", "i", "message", "stdout"},
@@ -20,11 +27,11 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -41,23 +48,52 @@ def decode(d: Mapping[str, Any]) -> np.ndarray:
 
 
 class _Capture:
-    """fd 1 → a temporary file; `take()` returns what was printed since the last call."""
+    """fd 1 → a pipe that a thread drains into a CappedBuffer; `take()` returns what was printed since the last call."""
 
     def __init__(self) -> None:
+        from .sandbox import CappedBuffer
+
         sys.stdout.flush()
-        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - stays open: it is fd 1 until exit
-        os.dup2(self.file.fileno(), 1)
-        self.pos = 0
+        self.buffer = CappedBuffer()
+        self.lock = threading.Lock()
+        r, w = os.pipe()
+        os.dup2(w, 1)
+        os.close(w)
+        os.set_blocking(r, False)
+        self.fd = r
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        import select
+
+        while True:
+            select.select([self.fd], [], [])
+            if not self._read_available():
+                return
+
+    def _read_available(self) -> bool:
+        """Move what the pipe holds into the buffer; False at end of stream."""
+        with self.lock:
+            while True:
+                try:
+                    chunk = os.read(self.fd, 1 << 16)
+                except BlockingIOError:
+                    return True
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                self.buffer.add(chunk)
 
     def take(self) -> str:
         sys.stdout.flush()
-        fd = self.file.fileno()
-        os.lseek(fd, self.pos, os.SEEK_SET)
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        self.pos = os.lseek(fd, 0, os.SEEK_CUR)
-        text = b"".join(chunks).decode("utf-8", errors="replace")
+        self._read_available()  # a write that returned is in the pipe: nothing printed so far is missed
+        with self.lock:
+            buf = self.buffer
+            from .sandbox import CappedBuffer
+
+            self.buffer = CappedBuffer()
+        text = buf.text()
         return text if len(text) <= MAX_OUTPUT else "…" + text[-MAX_OUTPUT:]
 
 
@@ -125,16 +161,36 @@ def _args(point: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (float(decode(v).reshape(())) if v.get("scalar") else decode(v)) for k, v in point.items()}
 
 
-def main(argv: list[str]) -> int:
-    proto: TextIO = os.fdopen(os.dup(1), "w", encoding="utf-8")
+_LIMITS: dict[str, Any] = {}
+
+
+def _channel() -> Callable[[dict[str, Any]], None]:
+    """Read the grader's stdin line (channel fd, token, limits), return `send`."""
+    setup = json.loads(sys.stdin.readline())
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    fd, token = int(setup["channel"]), str(setup["token"]).encode("ascii")
+    os.set_inheritable(fd, False)  # a subprocess the student starts does not get it
+    _LIMITS.update(memory=setup.get("memory"), parent=int(setup["parent"]))
 
     def send(msg: dict[str, Any]) -> None:
-        proto.write(json.dumps(msg) + "\n")
-        proto.flush()
+        data = json.dumps(msg).encode("utf-8")
+        frame = token + b" " + str(len(data)).encode("ascii") + b"\n" + data
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(fd, view):]
+    return send
 
+
+def main(argv: list[str]) -> int:
+    send = _channel()
     with open(argv[0], encoding="utf-8") as fh:
         req = json.load(fh)
-    capture = _Capture()
+    capture = _Capture()  # its thread's stack is mapped before the memory limit, not against it
+    from .sandbox import limit_self
+
+    limit_self(_LIMITS["memory"], _LIMITS["parent"])
     try:
         fn = _load(req["path"], req["func"])
     except BaseException as e:  # noqa: BLE001 - anything the student's module does at import

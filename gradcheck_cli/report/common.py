@@ -136,10 +136,14 @@ def relpath(path: str) -> str:
         p = Path(path)
         if not p.is_absolute():
             return path
+        # lexically first: a student's symlink is shown as the name it has, not its target
+        rel = os.path.relpath(os.path.normpath(p), os.getcwd())
+        if not rel.startswith(".."):
+            return rel.replace(os.sep, "/")
         return str(p.resolve().relative_to(Path(os.getcwd()).resolve())).replace(
             os.sep, "/"
         )
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return path
 
 
@@ -184,3 +188,40 @@ def _finite(x: float) -> bool:
 def _indent(text: str, n: int) -> str:
     pad = " " * n
     return "\n".join(pad + s if s else s for s in text.splitlines())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a report so that it is whole or absent: a temporary file beside it, fsync, rename.
+
+    A write that fails (a directory, a missing parent that cannot be made, a
+    full disk, `ulimit -f`) raises UsageError naming the path and the reason,
+    and whatever report was there before stays as it was.
+    """
+    import tempfile
+
+    from ..errors import UsageError
+
+    tmp: str | None = None
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is not what a report file has
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise UsageError(f"cannot write the report to {path}: {e.strerror or e}",
+                         hint="the previous report, if any, was left as it was") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

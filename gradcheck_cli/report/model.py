@@ -44,6 +44,10 @@ class Entry:
     # the `gradcheck verify …` command that reruns this entry with the same
     # options (impl, convention, seed…); `run` knows them, a Report alone does not
     rerun: str | None = None
+    # the claims the handout asks for ("claim ds/dW", …) when the check names a
+    # `question`: then exactly these are graded, each once, whatever else the
+    # file claims (a claim repeated ten times still counts once)
+    required: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,10 +68,18 @@ class Entry:
         """Share of graded checks that pass: 1.0 for a report with no checks, 0.0 for an error."""
         if self.error is not None or self.report is None:
             return 0.0
+        if self.required is not None:
+            return self._required_fraction()
         graded = self.graded_checks
         if not graded:
             return 1.0
         return sum(1 for c in graded if c.ok) / len(graded)
+
+    def _required_fraction(self) -> float:
+        """Each required claim counts once (passing when every claim of that name passes), then each impl check."""
+        units = [all(c.ok for c in self.checks if c.name == name and c.kind == "claim") for name in self.required or ()]
+        units += [c.ok for c in self.checks if c.kind == "impl"]
+        return sum(units) / len(units) if units else 1.0
 
     @property
     def max_score(self) -> float:
