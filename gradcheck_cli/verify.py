@@ -118,6 +118,7 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
         sizes = ", ".join(f"{k} = {v}" for k, v in graph.env.sizes.items())
         report.notes.append(f"seed {opts.seed}; sizes {sizes or '(none)'}; {opts.trials} point(s)")
         free = [f for f in graph.generic_functions() if f not in opts.bind]
+        _bindings(graph, opts)  # a bad --bind or too many generic functions: a usage error before any note
         if free:
             report.notes.append(_generic_note(free))
         points = list(_points(graph, opts))

@@ -50,6 +50,8 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "batchnorm_train": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)",
                         "∂L/∂beta = sum(R, axis=1)"),
     "batch_mean_squared_error": ("δ = (H − T) ∘ (1 − H²)", "∂L/∂W = δ Xᵀ / N", "∂L/∂b = sum(δ, axis=1) / N"),
+    "two_generic_sum": ("δ₂ = g′(V x)", "δ₁ = f′(W x)", "∂s/∂x = Vᵀ δ₂ + Wᵀ δ₁"),
+    "two_generic_compose": ("δ = u ∘ f′(g(W x) + b) ∘ g′(W x)", "∂s/∂W = δ xᵀ", "∂s/∂b = u ∘ f′(g(W x) + b)"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
 }
 
