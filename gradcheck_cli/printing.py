@@ -119,7 +119,7 @@ class Printer:
         parts = []
         for i, a in enumerate(e.args):
             need = rule.arg_prec[i] if i < len(rule.arg_prec) else ATOM
-            if a.op == e.op and e.op in ("matmul", "mul") and i == 1:
+            if a.op == e.op and e.op in ("matmul", "mul") and i == 1 and not self._loose_left(a):
                 need = rule.prec  # associative: a (b c) prints as a b c
             elif rule.prec == PROD and i == 0 and a.op != e.op and id(a) not in self.names \
                     and not (a.op == "mul" and is_scalar(a.args[0].shape)):
@@ -128,6 +128,15 @@ class Printer:
         if self.style == "dsl" and e.op == "matmul" and _reads_as_call(parts[0], parts[1]):
             return f"{parts[0]} @ {parts[1]}", rule.prec
         return tmpl.format(*parts), rule.prec
+
+    def _loose_left(self, e: Expr) -> bool:
+        """Whether the product e starts with a factor printed without brackets below the postfix level
+        (`s * M B`, `-A B`): written after another factor (`Aᵀ s * M B`), it would bind to that factor,
+        as the product level reads left to right; such a right operand keeps its brackets."""
+        node = e
+        while node.op == e.op and id(node) not in self.names:
+            node = node.args[0]
+        return node is not e and id(node) not in self.names and self.go(node)[1] < POSTFIX
 
     # -- ops with style-specific layouts -------------------------------------
 
