@@ -20,7 +20,7 @@ from . import algebra as alg
 from .dsl import ast
 from .dsl.parser import parse_file
 from .elementwise import ELEMENTWISE, canonical
-from .errors import GradcheckError, NameError_, ShapeError, Span
+from .errors import GradcheckError, NameError_, ShapeError, Span, Warning_
 from .expr import Expr
 from .ops import ShapeMismatch
 from .shapes import SCALAR, Dim, DimEnv, Shape, is_scalar, shape_str, using
@@ -73,6 +73,7 @@ class Graph:
     output_name: str
     claims: list[ClaimSpec] = field(default_factory=list)
     seed: int = 0
+    warnings: list[Warning_] = field(default_factory=list)  # read, but maybe not as meant: tr(X^2)
 
     @property
     def output(self) -> Expr:
@@ -149,6 +150,7 @@ class Lowering:
         self.value_spans: dict[str, Span] = {}
         self.used: set[str] = set()
         self.literal_sizes: set[int] = set()
+        self.warnings: list[Warning_] = []
 
     # ------------------------------------------------------------ driver
     def run(self) -> Graph:
@@ -176,6 +178,7 @@ class Lowering:
                           self.values, self.value_spans, output, seed=self.seed)
             for c in claims:
                 graph.claims.append(self._claim(c))
+        graph.warnings = self.warnings
         return graph
 
     def _err(self, cls: type[GradcheckError], msg: str, span: Span, hint: str | None = None) -> GradcheckError:
@@ -472,6 +475,23 @@ class Lowering:
                 out[k] = int(v.value)
         return out
 
+    def _warn_elementwise_power(self, node: ast.Node, a: Expr) -> None:
+        """`tr(X^2)`: ^2 is the elementwise square (DSL.md), but the Cookbook's tr(X²) is the
+        matrix square X X; say which one was read and how to write the other."""
+        if not (isinstance(node, ast.Power) and not node.paren and float(node.exponent).is_integer()
+                and node.exponent >= 2):
+            return
+        base = self.expr(node.operand)
+        r, c = base.shape
+        if r.is_one or c.is_one or not self.env.same(r, c):
+            return  # a vector or a non-square matrix has no matrix power: nothing to confuse
+        k = int(node.exponent)
+        text = self.file.text[node.operand.span.start:node.operand.span.end]
+        square = " @ ".join([text if len(text) == 1 or text.isidentifier() else f"({text})"] * k)
+        self.warnings.append(Warning_(
+            f"tr({text}^{k}) is read as the trace of the elementwise power {text}^{k} ({text} ∘ … ∘ {text})",
+            node.span, f"for the matrix power (as in the Matrix Cookbook) write tr({square})"))
+
     def _dim_arg(self, node: ast.Node) -> Dim:
         if isinstance(node, ast.Num) and float(node.value).is_integer() and node.value >= 1:
             return Dim.of(int(node.value))
@@ -525,6 +545,8 @@ class Lowering:
         self._arity(node, args, 1, 1, f)
         a = self.expr(args[0])
         axis = kws.get("axis")
+        if f == "tr":
+            self._warn_elementwise_power(args[0], a)
         if f == "sum":
             return alg.sum_(a, axis)
         if f == "mean":

@@ -119,6 +119,8 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
         report.notes.append(f"seed {opts.seed}; sizes {sizes or '(none)'}; {opts.trials} point(s)")
         free = [f for f in graph.generic_functions() if f not in opts.bind]
         _bindings(graph, opts)  # a bad --bind or too many generic functions: a usage error before any note
+        for w in graph.warnings:
+            report.notes.append(f"warning: line {w.span.line if w.span else '?'}: {w.message}; {w.hint}")
         if free:
             report.notes.append(_generic_note(free))
         points = list(_points(graph, opts))
