@@ -173,6 +173,11 @@ def _collect(terms: list[tuple[Any, Expr]]) -> list[tuple[Any, Expr]]:
 def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
     if not terms:
         raise AssertionError("empty sum")
+    # a size in every coefficient comes out: −Y/N + P/N = (P − Y) / N (a batch mean's 1/N)
+    k = sp.sympify(terms[0][0])
+    if len(terms) > 1 and not k.is_number and all((sp.sympify(c) / k).is_Rational for c, _ in terms):
+        k = -k if k.could_extract_minus_sign() else k
+        return scale(k, _sum_of([(sp.sympify(c) / k, t) for c, t in terms]))
     # positive terms first (−a + b reads b − a), and A before Aᵀ
     terms = sorted(terms, key=lambda p: (bool(sp.sympify(p[0]).is_number and sp.sympify(p[0]) < 0),
                                          p[1].op == "T"))
@@ -266,6 +271,10 @@ def mul(a: Expr, b: Expr) -> Expr:
     if is_scalar(a.shape) and not is_const(a) and b.op == "mul" and is_scalar(b.args[0].shape) \
             and not is_scalar(b.shape):
         return mul(mul(a, b.args[0]), b.args[1])  # scalars gather on the left
+    # 𝟏 ∘ x = x where the ones only broadcast (softmax over a batch: P ∘ 𝟏ᵀ from Σ of one-hot columns)
+    for p, q in ((a, b), (b, a)):
+        if p.op == "ones" and _same(q.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+            return q
     # (c 𝟏) ∘ x = c x
     if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "ones" and _same(a.shape, b.shape):
         return scale(const_value(a.args[0]), b)
@@ -399,6 +408,8 @@ def pow_(a: Expr, k: Any) -> Expr:
 def fn(name: str, a: Expr, order: int = 0, alpha: Any = None) -> Expr:
     if name == "log" and order == 0 and a.op == "softmax":
         return log_softmax(a.args[0])
+    if name == "log" and order == 0 and a.op == "T" and a.args[0].op == "softmax":  # rows: softmax(S, axis=1)
+        return T(log_softmax(a.args[0].args[0]))
     if name == "log" and order == 0 and a.op == "fn" and a.param("name") == "exp" and a.param("order") == 0:
         return a.args[0]
     params: dict[str, Any] = {"name": name, "order": order}
@@ -485,8 +496,14 @@ def sum_(a: Expr, axis: int | None) -> Expr:
         return neg(sum_(a.args[0], axis))
     if a.op == "mul" and is_const(a.args[0]):
         return mul(a.args[0], sum_(a.args[1], axis))
-    if axis is None and has_qualifier(a, "onehot"):
-        return const(1)
+    # one-hot labels sum to 1 along their one-hot axis: Σ y = 1, sum(Y, axis=0) = 𝟏ᵀ (columns), rows alike
+    if has_qualifier(a, "onehot") and axis in (None, 0):
+        return const(dim_symbol(c)) if axis is None else ones(Dim.of(1), c)
+    if has_qualifier(a, "onehot_rows") and axis in (None, 1):
+        return const(dim_symbol(r)) if axis is None else ones(r, Dim.of(1))
+    if a.op == "T" and axis is not None and (has_qualifier(a.args[0], "onehot") or
+                                             has_qualifier(a.args[0], "onehot_rows")):
+        return T(sum_(a.args[0], 1 - axis))  # sum(Yᵀ, axis=0) = sum(Y, axis=1)ᵀ
     if axis is None and a.op == "ones":
         return const(dim_symbol(r) * dim_symbol(c))
     if axis is None and a.op == "mul" and c.is_one and _same(a.args[0].shape, a.args[1].shape) and not _lit():

@@ -250,10 +250,11 @@ class Lowering:
             if s.kind == "scalar":
                 shape: Shape = SCALAR
                 kind = "scalar"
-            elif s.kind == "onehot":
-                shape = (self._dim(s.dims[0]), Dim.of(1))
+            elif s.kind in ("onehot", "onehot_rows"):
+                # qualifier onehot: every column is one-hot (a vector: the one column); onehot_rows: every row
+                shape = (self._dim(s.dims[0]), self._dim(s.dims[1]) if len(s.dims) > 1 else Dim.of(1))
                 kind = "onehot"
-                quals = tuple(sorted(set(quals) | {"onehot"}))
+                quals = tuple(sorted(set(quals) | {s.kind}))
             else:
                 rows = self._dim(s.dims[0])
                 cols = self._dim(s.dims[1]) if len(s.dims) > 1 else Dim.of(1)
@@ -541,7 +542,7 @@ class Lowering:
             self._arity(node, args, 2, 2, f)
             y, p = self.expr(args[0]), self.expr(args[1])
             return self._shape_op(node, lambda: alg.neg(alg.matmul(alg.T(y), alg.fn("log", p))))
-        kws = self._kw(node, ("axis",) if f in ("sum", "mean") else ())
+        kws = self._kw(node, ("axis",) if f in ("sum", "mean", "softmax", "log_softmax", "logsumexp") else ())
         self._arity(node, args, 1, 1, f)
         a = self.expr(args[0])
         axis = kws.get("axis")
@@ -561,6 +562,8 @@ class Lowering:
             raise self._err(ShapeError, f"{f} needs a vector (or a matrix of columns), got a scalar", node.span)
         build = {"softmax": alg.softmax, "log_softmax": alg.log_softmax, "logsumexp": alg.logsumexp,
                  "norm": alg.norm, "tr": alg.tr, "det": alg.det, "logdet": alg.logdet, "inv": alg.inv}[f]
+        if axis == 1:  # over each row (CS231n's batch of rows): the column rule on Sᵀ, transposed back
+            return self._shape_op(node, lambda: alg.T(build(alg.T(a))))
         return self._shape_op(node, lambda: build(a))
 
 

@@ -13,11 +13,12 @@ from typing import Any, Mapping
 
 import sympy as sp
 
-from .expr import Expr
+from .expr import _TABLE, Expr, make
 from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
 from .shapes import Dim, is_scalar
 
 STYLES = ("dsl", "text", "latex")
+ROW_WISE = ("softmax", "log_softmax", "logsumexp")  # f(S, axis=1) is f(Sᵀ)ᵀ
 
 _SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 TEXT_FN = {"sigmoid": "σ"}
@@ -103,6 +104,10 @@ class Printer:
         named = self.names.get(id(e))
         if named is not None:
             return self.name(named, e), ATOM
+        if e.op in ROW_WISE:  # softmax(Sᵀ) inside a gradient is Pᵀ when the file named P = softmax(S, axis=1)
+            t = _TABLE.get(("T", (id(e),), (), (e.shape[1], e.shape[0])))
+            if t is not None and id(t) in self.names:
+                return self.go(make("T", (t,), (), e.shape))
         method = getattr(self, "p_" + e.op, None)
         if method is not None:
             return method(e)
@@ -247,11 +252,28 @@ class Printer:
 
     def p_T(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
+        if a.op in ROW_WISE and id(a) not in self.names and a.args[0].op == "T" and id(a.args[0]) not in self.names:
+            return self._row_wise(a), ATOM
         if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
             base = self.wrap(a.args[0], POSTFIX)
             return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX
         inner = self.wrap(a, POSTFIX)
         return {"dsl": f"{inner}^T", "text": f"{inner}ᵀ", "latex": f"{{{inner}}}^\\top"}[self.style], POSTFIX
+
+    def _row_wise(self, a: Expr) -> str:
+        """softmax(Sᵀ)ᵀ, as the file wrote it: softmax(S, axis=1) (ir lowers axis=1 to the transposes)."""
+        if a.op == "log_softmax":  # log(P) for the P = softmax(S, axis=1) the file named
+            sm = _TABLE.get(("softmax", (id(a.args[0]),), (), a.shape))
+            p = _TABLE.get(("T", (id(sm),), (), (a.shape[1], a.shape[0]))) if sm is not None else None
+            if p is not None and id(p) in self.names:
+                return self.go(p)[0].join(
+                    {"dsl": ("log(", ")"), "text": ("log(", ")"), "latex": (r"\log\left(", r"\right)")}[self.style])
+        inner = self.go(a.args[0].args[0])[0]
+        if self.style == "latex":
+            fname = {"softmax": r"\operatorname{softmax}", "log_softmax": r"\operatorname{log\_softmax}",
+                     "logsumexp": r"\operatorname{logsumexp}"}[a.op]
+            return fr"{fname}\left({inner}, \text{{axis}}=1\right)"
+        return f"{a.op}({inner}, axis=1)"
 
     def p_inv(self, e: Expr) -> tuple[str, int]:
         if self.style == "dsl":

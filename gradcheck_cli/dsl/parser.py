@@ -212,6 +212,14 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def t_onehot(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
         return ("onehot", (ch[0],))
 
+    def t_onehot_cols(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        """`Y : onehot(C) x N`: C x N, each column one-hot."""
+        return ("onehot", (ch[0], ch[2]))
+
+    def t_onehot_rows(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        """`Y : N x onehot(C)`: N x C, each row one-hot (CS231n's labels of a batch of rows)."""
+        return ("onehot_rows", (ch[0], ch[2]))
+
     def t_shape(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
         dims = tuple(c for c in ch if isinstance(c, ast.Node))
         return ("shape", dims)
