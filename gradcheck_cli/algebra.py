@@ -183,10 +183,23 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
                                          p[1].op == "T"))
     if len(terms) > 1 and not _copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
         terms = [(c, t.args[0] if _copied_column(t) else t) for c, t in terms]
+    if len(terms) > 1 and _copied(terms[0][1]) is None and not any(t.op == "eye" for _, t in terms):
+        terms = [(c, _copied(t) or t) for c, t in terms]  # X − 𝟏 r/N = X − r/N (not I − 𝟏 pᵀ: a Jacobian)
     out = scale(terms[0][0], terms[0][1])
     for c, t in terms[1:]:
         out = _build("add", (out, scale(c, t)))
     return out
+
+
+def _copied(t: Expr) -> Expr | None:
+    """v for v 𝟏ᵀ (a column copied over the columns) and r for 𝟏 r (a row copied over the rows,
+    as in batch norm over CS231n's rows): what broadcasting writes as plain v or r."""
+    if _copied_column(t):
+        return t.args[0]
+    if t.op == "matmul" and t.args[0].op == "ones" and t.args[1].shape[0].is_one \
+            and not t.args[1].shape[1].is_one and not t.args[0].shape[0].is_one:
+        return t.args[1]
+    return None
 
 
 def _copied_column(t: Expr) -> bool:
@@ -282,8 +295,9 @@ def mul(a: Expr, b: Expr) -> Expr:
         return scale(const_value(b.args[0]), a)
     # (v 𝟏ᵀ) ∘ X = v ∘ X: a column copied over the columns is what broadcasting does
     for p, q in ((a, b), (b, a)):
-        if _copied_column(p) and _same(p.shape, q.shape):
-            return mul(p.args[0], q) if p is a else mul(q, p.args[0])
+        v = _copied(p)
+        if v is not None and _same(p.shape, q.shape):
+            return mul(v, q) if p is a else mul(q, v)
     # ones ∘ x = x (same shape)
     if a.op == "ones" and _same(a.shape, b.shape):
         return b

@@ -154,6 +154,8 @@ class Printer:
             return (s, ATOM) if v >= 0 else (s, UNARY)
         if self.style == "latex":
             s = sp.latex(v)
+        elif v.is_Float:  # 1e-5 as written (sstr gives 1.00000000000000e-5)
+            s = repr(float(v))
         else:
             s = sp.sstr(v)
             if self.style == "text":
