@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import sympy as sp
 
-from .expr import _TABLE, Expr, make
+from .expr import _TABLE, Expr
 from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
 from .shapes import Dim, is_scalar
 
@@ -107,7 +107,7 @@ class Printer:
         if e.op in ROW_WISE:  # softmax(Sᵀ) inside a gradient is Pᵀ when the file named P = softmax(S, axis=1)
             t = _TABLE.get(("T", (id(e),), (), (e.shape[1], e.shape[0])))
             if t is not None and id(t) in self.names:
-                return self.go(make("T", (t,), (), e.shape))
+                return self._transposed(self.go(t)[0]), POSTFIX
         method = getattr(self, "p_" + e.op, None)
         if method is not None:
             return method(e)
@@ -259,8 +259,10 @@ class Printer:
         if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
             base = self.wrap(a.args[0], POSTFIX)
             return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX
-        inner = self.wrap(a, POSTFIX)
-        return {"dsl": f"{inner}^T", "text": f"{inner}ᵀ", "latex": f"{{{inner}}}^\\top"}[self.style], POSTFIX
+        return self._transposed(self.wrap(a, POSTFIX)), POSTFIX
+
+    def _transposed(self, inner: str) -> str:
+        return {"dsl": f"{inner}^T", "text": f"{inner}ᵀ", "latex": f"{{{inner}}}^\\top"}[self.style]
 
     def _row_wise(self, a: Expr) -> str:
         """softmax(Sᵀ)ᵀ, as the file wrote it: softmax(S, axis=1) (ir lowers axis=1 to the transposes)."""

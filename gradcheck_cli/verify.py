@@ -184,9 +184,12 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     conv, problem = _convention(num, den, claim.expr, opts.convention)
     suspects = _suspects(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
-        diagnosis = "transposed" if "transpose" in problem else _misshaped(claim.expr, points, suspects)
-        if diagnosis and "transpose" not in problem:
+        # a usual mistake by value first: a row bias summed over the wrong axis is a column, the transposed shape
+        diagnosis = _misshaped(claim.expr, points, suspects)
+        if diagnosis:
             problem += f"; looks like: {diagnosis}"
+        elif "transpose" in problem:
+            diagnosis = "transposed"
         return Check(ok=False, status="fail", message=problem, convention=conv,
                      diagnosis=diagnosis, **base)  # type: ignore[arg-type]
     expr = claim.expr
