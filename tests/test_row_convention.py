@@ -148,3 +148,12 @@ def test_row_softmax_loss_gradient_reads_back_as_written() -> None:
     with using(g.env):
         grads = {gr.wrt: to_dsl(gr.shape_form, g.names()) for gr in derive(g).gradients}
     assert grads == {"W": "X^T (P - Y) / N", "b": "sum(P - Y, axis=0) / N"}
+
+
+@pytest.mark.parametrize("decl, col", [("Y : N x C onehot", 11), ("Y : onehot(N, C)", 13)])
+def test_other_one_hot_batch_spellings_get_a_hint(decl: str, col: int) -> None:
+    with pytest.raises(GradcheckError) as e:
+        parse(f"dims N = 3, C = 4\n{decl}\nS : N x C\ns = sum(S * Y)\n")
+    err = e.value
+    assert err.kind == "syntax" and err.span is not None and (err.span.line, err.span.column) == (2, col)
+    assert err.hint is not None and "Y : N x onehot(C)" in err.hint and "Y : onehot(C) x N" in err.hint

@@ -167,6 +167,8 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
             hint = "is there a ')' too many?"
         elif tok.type == "EQUAL" and text[max(0, (tok.start_pos or 1) - 1)] == "=":
             hint = "assignments use a single '='"
+        elif "onehot" in text[text.rfind("\n", 0, tok.start_pos or 0) + 1:text.find("\n", tok.start_pos or 0)]:
+            hint = "a batch of one-hot labels is `Y : N x onehot(C)` (each row one-hot) or `Y : onehot(C) x N` (each column)"
         return ParseError(f"unexpected {tok.value!r}: expected {_describe_expected(expected)}", span, hint)
     if isinstance(e, UnexpectedEOF):
         return ParseError("the file ended unexpectedly", Span(len(text), len(text), line, col, source))
