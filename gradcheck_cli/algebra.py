@@ -196,14 +196,34 @@ def _collect(terms: list[tuple[Any, Expr]]) -> list[tuple[Any, Expr]]:
 def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
     if not terms:
         raise AssertionError("empty sum")
+    # a size in every coefficient comes out: −Y/N + P/N = (P − Y) / N (a batch mean's 1/N)
+    k = terms[0][0]
+    if len(terms) > 1 and not isinstance(k, Fraction):  # a Fraction holds no size: no sympy needed
+        k = sp.sympify(k)
+        if not k.is_number and all((sp.sympify(c) / k).is_Rational for c, _ in terms):
+            k = -k if k.could_extract_minus_sign() else k
+            return scale(k, _sum_of([(sp.sympify(c) / k, t) for c, t in terms]))
     # positive terms first (−a + b reads b − a), and A before Aᵀ
     terms = sorted(terms, key=lambda p: (is_negative(p[0]), p[1].op == "T"))
     if len(terms) > 1 and not _copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
         terms = [(c, t.args[0] if _copied_column(t) else t) for c, t in terms]
+    if len(terms) > 1 and _copied(terms[0][1]) is None and not any(t.op == "eye" for _, t in terms):
+        terms = [(c, _copied(t) or t) for c, t in terms]  # X − 𝟏 r/N = X − r/N (not I − 𝟏 pᵀ: a Jacobian)
     out = scale(terms[0][0], terms[0][1])
     for c, t in terms[1:]:
         out = _build("add", (out, scale(c, t)))
     return out
+
+
+def _copied(t: Expr) -> Expr | None:
+    """v for v 𝟏ᵀ (a column copied over the columns) and r for 𝟏 r (a row copied over the rows,
+    as in batch norm over CS231n's rows): what broadcasting writes as plain v or r."""
+    if _copied_column(t):
+        return t.args[0]
+    if t.op == "matmul" and t.args[0].op == "ones" and t.args[1].shape[0].is_one \
+            and not t.args[1].shape[1].is_one and not t.args[0].shape[0].is_one:
+        return t.args[1]
+    return None
 
 
 def _copied_column(t: Expr) -> bool:
@@ -288,6 +308,10 @@ def mul(a: Expr, b: Expr) -> Expr:
     if is_scalar(a.shape) and not is_const(a) and b.op == "mul" and is_scalar(b.args[0].shape) \
             and not is_scalar(b.shape):
         return mul(mul(a, b.args[0]), b.args[1])  # scalars gather on the left
+    # 𝟏 ∘ x = x where the ones only broadcast (softmax over a batch: P ∘ 𝟏ᵀ from Σ of one-hot columns)
+    for p, q in ((a, b), (b, a)):
+        if p.op == "ones" and _same(q.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+            return q
     # (c 𝟏) ∘ x = c x
     if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "ones" and _same(a.shape, b.shape):
         return scale(const_value(a.args[0]), b)
@@ -295,8 +319,9 @@ def mul(a: Expr, b: Expr) -> Expr:
         return scale(const_value(b.args[0]), a)
     # (v 𝟏ᵀ) ∘ X = v ∘ X: a column copied over the columns is what broadcasting does
     for p, q in ((a, b), (b, a)):
-        if _copied_column(p) and _same(p.shape, q.shape):
-            return mul(p.args[0], q) if p is a else mul(q, p.args[0])
+        v = _copied(p)
+        if v is not None and _same(p.shape, q.shape):
+            return mul(v, q) if p is a else mul(q, v)
     # ones ∘ x = x (same shape)
     if a.op == "ones" and _same(a.shape, b.shape):
         return b
@@ -424,6 +449,8 @@ def pow_(a: Expr, k: Any) -> Expr:
 def fn(name: str, a: Expr, order: int = 0, alpha: Any = None) -> Expr:
     if name == "log" and order == 0 and a.op == "softmax":
         return log_softmax(a.args[0])
+    if name == "log" and order == 0 and a.op == "T" and a.args[0].op == "softmax":  # rows: softmax(S, axis=1)
+        return T(log_softmax(a.args[0].args[0]))
     if name == "log" and order == 0 and a.op == "fn" and a.param("name") == "exp" and a.param("order") == 0:
         return a.args[0]
     params: dict[str, Any] = {"name": name, "order": order}
@@ -510,8 +537,14 @@ def sum_(a: Expr, axis: int | None) -> Expr:
         return neg(sum_(a.args[0], axis))
     if a.op == "mul" and is_const(a.args[0]):
         return mul(a.args[0], sum_(a.args[1], axis))
-    if axis is None and has_qualifier(a, "onehot"):
-        return const(1)
+    # one-hot labels sum to 1 along their one-hot axis: Σ y = 1, sum(Y, axis=0) = 𝟏ᵀ (columns), rows alike
+    if has_qualifier(a, "onehot") and axis in (None, 0):
+        return const(dim_symbol(c)) if axis is None else ones(Dim.of(1), c)
+    if has_qualifier(a, "onehot_rows") and axis in (None, 1):
+        return const(dim_symbol(r)) if axis is None else ones(r, Dim.of(1))
+    if a.op == "T" and axis is not None and (has_qualifier(a.args[0], "onehot") or
+                                             has_qualifier(a.args[0], "onehot_rows")):
+        return T(sum_(a.args[0], 1 - axis))  # sum(Yᵀ, axis=0) = sum(Y, axis=1)ᵀ
     if axis is None and a.op == "ones":
         return const(dim_symbol(r) * dim_symbol(c))
     if axis is None and a.op == "mul" and c.is_one and _same(a.args[0].shape, a.args[1].shape) and not _lit():

@@ -169,6 +169,14 @@ def _use_color_stderr() -> bool:
     return sys.stderr.isatty() and "NO_COLOR" not in os.environ
 
 
+def _warn(graph: object) -> None:
+    """The file's warnings (`tr(X^2)` read elementwise), on stderr: stdout stays the derivation."""
+    from .errors import format_error
+
+    for w in getattr(graph, "warnings", []):
+        sys.stderr.write(format_error(w, getattr(graph, "text", None)) + "\n")
+
+
 def _emit(text: str, output: Optional[Path], machine: bool) -> None:
     """Machine formats are written plain, never wrapped by the terminal renderer."""
     if output is not None:
@@ -222,6 +230,7 @@ def derive(
         from .render import RENDERERS
 
         graph = load(str(file))
+        _warn(graph)
         d = run_derive(graph, _split(wrt))
         text = RENDERERS[fmt.value](d, form.value, steps)
         _emit(text, output, fmt != DeriveFormat.text)

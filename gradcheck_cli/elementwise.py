@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -121,6 +121,25 @@ ALIASES = {alias: e.name for e in ELEMENTWISE.values() for alias in e.aliases}
 # Smooth stand-ins for a generic `f : function` that is not bound: a claim
 # about f must hold for every f, so verify tries several.
 GENERIC_STANDINS = ("tanh", "sigmoid", "softplus", "sin")
+# More smooth stand-ins, used only when a file has more generic functions than GENERIC_STANDINS
+_MORE_STANDINS = ("cos", "gelu", "exp")
+MAX_GENERIC = len(GENERIC_STANDINS) + len(_MORE_STANDINS)
+
+
+def generic_rounds(names: Sequence[str]) -> list[dict[str, str]]:
+    """The bindings verify tries for unbound generic functions, one dict per round.
+
+    Each round binds every generic function to a *different* stand-in, and the
+    assignment rotates (round r gives the j-th function stand-in r + j), so each
+    function meets every stand-in and each pair of functions is bound to
+    several different pairs: a claim that confuses f′ with g′, or writes
+    g(f(x)) for f(g(x)), differs from the gradient in every round.
+    """
+    if not names:
+        return [{}]
+    pool = GENERIC_STANDINS + _MORE_STANDINS[:max(0, len(names) - len(GENERIC_STANDINS))]
+    assert len(names) <= len(pool), f"{len(names)} generic functions, {len(pool)} stand-ins"
+    return [{f: pool[(r + j) % len(pool)] for j, f in enumerate(names)} for r in range(len(GENERIC_STANDINS))]
 
 
 def canonical(name: str) -> str | None:

@@ -58,6 +58,15 @@ class DeriveError(GradcheckError):
     kind = "derive"
 
 
+class Warning_(GradcheckError):
+    """Not an error: the file is read, but maybe not as its author meant (`tr(X^2)`).
+
+    Carried on the graph (`Graph.warnings`), never raised; printed like an error, headed `warning`.
+    """
+
+    kind = "warning"
+
+
 class UsageError(GradcheckError):
     """A bad flag, a missing file, a bad config: exit 2 like input errors."""
 
@@ -76,7 +85,7 @@ def format_error(err: GradcheckError, source_text: str | None) -> str:
       = hint: did you mean `W x`?
     ```
     """
-    lines = [f"error[{err.kind}]: {err.message}"]
+    lines = [f"warning: {err.message}" if isinstance(err, Warning_) else f"error[{err.kind}]: {err.message}"]
     span = err.span
     if span is not None:
         lines.append(f" --> {span.source}:{span.line}:{span.column}")

@@ -200,9 +200,12 @@ def _constraints(m: sp.Matrix, qualifiers: Iterable[str], kind: str) -> dict[sp.
         for i in range(m.shape[0]):
             for j in range(i):
                 out[m[i, j]] = m[j, i]
-    if kind == "onehot" and m.shape[0] > 1:
-        last = m[m.shape[0] - 1, 0]
-        out[last] = 1 - sum(m[k, 0] for k in range(m.shape[0] - 1))
+    if kind == "onehot" and "onehot_rows" in qualifiers and m.shape[1] > 1:  # each row sums to 1
+        for i in range(m.shape[0]):
+            out[m[i, m.shape[1] - 1]] = 1 - sum(m[i, k] for k in range(m.shape[1] - 1))
+    elif kind == "onehot" and m.shape[0] > 1:  # each column sums to 1
+        for j in range(m.shape[1]):
+            out[m[m.shape[0] - 1, j]] = 1 - sum(m[k, j] for k in range(m.shape[0] - 1))
     return out
 
 

@@ -20,7 +20,7 @@ from . import algebra as alg
 from .dsl import ast
 from .dsl.parser import parse_file
 from .elementwise import ELEMENTWISE, canonical
-from .errors import GradcheckError, NameError_, ShapeError, Span
+from .errors import GradcheckError, NameError_, ShapeError, Span, Warning_
 from .expr import Expr
 from .lazy import sympy as sp
 from .ops import ShapeMismatch
@@ -74,6 +74,7 @@ class Graph:
     output_name: str
     claims: list[ClaimSpec] = field(default_factory=list)
     seed: int = 0
+    warnings: list[Warning_] = field(default_factory=list)  # read, but maybe not as meant: tr(X^2)
 
     @property
     def output(self) -> Expr:
@@ -150,6 +151,7 @@ class Lowering:
         self.value_spans: dict[str, Span] = {}
         self.used: set[str] = set()
         self.literal_sizes: set[int] = set()
+        self.warnings: list[Warning_] = []
 
     # ------------------------------------------------------------ driver
     def run(self) -> Graph:
@@ -177,6 +179,7 @@ class Lowering:
                           self.values, self.value_spans, output, seed=self.seed)
             for c in claims:
                 graph.claims.append(self._claim(c))
+        graph.warnings = self.warnings
         return graph
 
     def _err(self, cls: type[GradcheckError], msg: str, span: Span, hint: str | None = None) -> GradcheckError:
@@ -248,10 +251,11 @@ class Lowering:
             if s.kind == "scalar":
                 shape: Shape = SCALAR
                 kind = "scalar"
-            elif s.kind == "onehot":
-                shape = (self._dim(s.dims[0]), Dim.of(1))
+            elif s.kind in ("onehot", "onehot_rows"):
+                # qualifier onehot: every column is one-hot (a vector: the one column); onehot_rows: every row
+                shape = (self._dim(s.dims[0]), self._dim(s.dims[1]) if len(s.dims) > 1 else Dim.of(1))
                 kind = "onehot"
-                quals = tuple(sorted(set(quals) | {"onehot"}))
+                quals = tuple(sorted(set(quals) | {s.kind}))
             else:
                 rows = self._dim(s.dims[0])
                 cols = self._dim(s.dims[1]) if len(s.dims) > 1 else Dim.of(1)
@@ -474,6 +478,23 @@ class Lowering:
                 out[k] = int(v.value)
         return out
 
+    def _warn_elementwise_power(self, node: ast.Node, a: Expr) -> None:
+        """`tr(X^2)`: ^2 is the elementwise square (DSL.md), but the Cookbook's tr(X²) is the
+        matrix square X X; say which one was read and how to write the other."""
+        if not (isinstance(node, ast.Power) and not node.paren and float(node.exponent).is_integer()
+                and node.exponent >= 2):
+            return
+        base = self.expr(node.operand)
+        r, c = base.shape
+        if r.is_one or c.is_one or not self.env.same(r, c):
+            return  # a vector or a non-square matrix has no matrix power: nothing to confuse
+        k = int(node.exponent)
+        text = self.file.text[node.operand.span.start:node.operand.span.end]
+        square = " @ ".join([text if len(text) == 1 or text.isidentifier() else f"({text})"] * k)
+        self.warnings.append(Warning_(
+            f"tr({text}^{k}) is read as the trace of the elementwise power {text}^{k} ({text} ∘ … ∘ {text})",
+            node.span, f"for the matrix power (as in the Matrix Cookbook) write tr({square})"))
+
     def _dim_arg(self, node: ast.Node) -> Dim:
         if isinstance(node, ast.Num) and float(node.value).is_integer() and node.value >= 1:
             return Dim.of(int(node.value))
@@ -523,10 +544,12 @@ class Lowering:
             self._arity(node, args, 2, 2, f)
             y, p = self.expr(args[0]), self.expr(args[1])
             return self._shape_op(node, lambda: alg.neg(alg.matmul(alg.T(y), alg.fn("log", p))))
-        kws = self._kw(node, ("axis",) if f in ("sum", "mean") else ())
+        kws = self._kw(node, ("axis",) if f in ("sum", "mean", "softmax", "log_softmax", "logsumexp") else ())
         self._arity(node, args, 1, 1, f)
         a = self.expr(args[0])
         axis = kws.get("axis")
+        if f == "tr":
+            self._warn_elementwise_power(args[0], a)
         if f == "sum":
             return alg.sum_(a, axis)
         if f == "mean":
@@ -541,6 +564,8 @@ class Lowering:
             raise self._err(ShapeError, f"{f} needs a vector (or a matrix of columns), got a scalar", node.span)
         build = {"softmax": alg.softmax, "log_softmax": alg.log_softmax, "logsumexp": alg.logsumexp,
                  "norm": alg.norm, "tr": alg.tr, "det": alg.det, "logdet": alg.logdet, "inv": alg.inv}[f]
+        if axis == 1:  # over each row (CS231n's batch of rows): the column rule on Sᵀ, transposed back
+            return self._shape_op(node, lambda: alg.T(build(alg.T(a))))
         return self._shape_op(node, lambda: build(a))
 
 

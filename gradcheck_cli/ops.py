@@ -714,7 +714,9 @@ register(OpRule(
     "diagvec", 1, shape=lambda args, **p: (_matrix_only(args, "diag").shape[0], Dim.of(1)),
     numpy=_diagvec_np, sympy=lambda a: sp.Matrix([a[i, i] for i in range(a.shape[0])]),
     vjp=lambda g, out, a: (alg.diag(g),),
-    show={"dsl": "diag({0})", "text": "diag({0})", "latex": r"\operatorname{diag}({0})"},
+    prec=ATOM, arg_prec=(SUM,),  # a call: its argument needs no brackets of its own
+    # (str.format: the braces of \operatorname{diag} are doubled, or `{diag}` is a field)
+    show={"dsl": "diag({0})", "text": "diag({0})", "latex": r"\operatorname{{diag}}\left({0}\right)"},
     doc="diag(A) of a square matrix: its diagonal as a vector; dA = diag(g)",
 ))
 

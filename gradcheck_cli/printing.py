@@ -12,12 +12,13 @@ import re
 from fractions import Fraction
 from typing import Any, Mapping
 
-from .expr import Expr
+from .expr import _TABLE, Expr
 from .lazy import sympy as sp
 from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
 from .shapes import Dim, is_scalar
 
 STYLES = ("dsl", "text", "latex")
+ROW_WISE = ("softmax", "log_softmax", "logsumexp")  # f(S, axis=1) is f(Sᵀ)ᵀ
 
 _SUP = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 TEXT_FN = {"sigmoid": "σ"}
@@ -112,6 +113,10 @@ class Printer:
         named = self.names.get(id(e))
         if named is not None:
             return self.name(named, e), ATOM
+        if e.op in ROW_WISE:  # softmax(Sᵀ) inside a gradient is Pᵀ when the file named P = softmax(S, axis=1)
+            t = _TABLE.get(("T", (id(e),), (), (e.shape[1], e.shape[0])))
+            if t is not None and id(t) in self.names:
+                return self._transposed(self.go(t)[0]), POSTFIX
         method = getattr(self, "p_" + e.op, None)
         if method is not None:
             return method(e)
@@ -128,7 +133,7 @@ class Printer:
         parts = []
         for i, a in enumerate(e.args):
             need = rule.arg_prec[i] if i < len(rule.arg_prec) else ATOM
-            if a.op == e.op and e.op in ("matmul", "mul") and i == 1:
+            if a.op == e.op and e.op in ("matmul", "mul") and i == 1 and not self._loose_left(a):
                 need = rule.prec  # associative: a (b c) prints as a b c
             elif rule.prec == PROD and i == 0 and a.op != e.op and id(a) not in self.names \
                     and not (a.op == "mul" and is_scalar(a.args[0].shape)):
@@ -137,6 +142,15 @@ class Printer:
         if self.style == "dsl" and e.op == "matmul" and _reads_as_call(parts[0], parts[1]):
             return f"{parts[0]} @ {parts[1]}", rule.prec
         return tmpl.format(*parts), rule.prec
+
+    def _loose_left(self, e: Expr) -> bool:
+        """Whether the product e starts with a factor printed without brackets below the postfix level
+        (`s * M B`, `-A B`): written after another factor (`Aᵀ s * M B`), it would bind to that factor,
+        as the product level reads left to right; such a right operand keeps its brackets."""
+        node = e
+        while node.op == e.op and id(node) not in self.names:
+            node = node.args[0]
+        return node is not e and id(node) not in self.names and self.go(node)[1] < POSTFIX
 
     # -- ops with style-specific layouts -------------------------------------
 
@@ -152,6 +166,8 @@ class Printer:
             return (s, ATOM) if v >= 0 else (s, UNARY)
         if self.style == "latex":
             s = sp.latex(v)
+        elif v.is_Float:  # 1e-5 as written (sstr gives 1.00000000000000e-5)
+            s = repr(float(v))
         else:
             s = sp.sstr(v)
             if self.style == "text":
@@ -252,11 +268,30 @@ class Printer:
 
     def p_T(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
+        if a.op in ROW_WISE and id(a) not in self.names and a.args[0].op == "T" and id(a.args[0]) not in self.names:
+            return self._row_wise(a), ATOM
         if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
             base = self.wrap(a.args[0], POSTFIX)
             return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX
-        inner = self.wrap(a, POSTFIX)
-        return {"dsl": f"{inner}^T", "text": f"{inner}ᵀ", "latex": f"{{{inner}}}^\\top"}[self.style], POSTFIX
+        return self._transposed(self.wrap(a, POSTFIX)), POSTFIX
+
+    def _transposed(self, inner: str) -> str:
+        return {"dsl": f"{inner}^T", "text": f"{inner}ᵀ", "latex": f"{{{inner}}}^\\top"}[self.style]
+
+    def _row_wise(self, a: Expr) -> str:
+        """softmax(Sᵀ)ᵀ, as the file wrote it: softmax(S, axis=1) (ir lowers axis=1 to the transposes)."""
+        if a.op == "log_softmax":  # log(P) for the P = softmax(S, axis=1) the file named
+            sm = _TABLE.get(("softmax", (id(a.args[0]),), (), a.shape))
+            p = _TABLE.get(("T", (id(sm),), (), (a.shape[1], a.shape[0]))) if sm is not None else None
+            if p is not None and id(p) in self.names:
+                return self.go(p)[0].join(
+                    {"dsl": ("log(", ")"), "text": ("log(", ")"), "latex": (r"\log\left(", r"\right)")}[self.style])
+        inner = self.go(a.args[0].args[0])[0]
+        if self.style == "latex":
+            fname = {"softmax": r"\operatorname{softmax}", "log_softmax": r"\operatorname{log\_softmax}",
+                     "logsumexp": r"\operatorname{logsumexp}"}[a.op]
+            return fr"{fname}\left({inner}, \text{{axis}}=1\right)"
+        return f"{a.op}({inner}, axis=1)"
 
     def p_inv(self, e: Expr) -> tuple[str, int]:
         if self.style == "dsl":

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .derive import Derivation, derive
-from .elementwise import ELEMENTWISE, GENERIC_STANDINS
+from .elementwise import ELEMENTWISE, GENERIC_STANDINS, MAX_GENERIC, generic_rounds
 from .errors import GradcheckError, UsageError
 from .expr import Expr
 from .ir import ClaimSpec, Graph, load
@@ -52,7 +52,11 @@ def verify_file(path: str, opts: VerifyOptions | None = None) -> Report:
 
 
 def _bindings(graph: Graph, opts: VerifyOptions) -> list[dict[str, str]]:
-    """One binding per stand-in when a generic f is unbound: a claim about f holds for every f."""
+    """One binding per round when a generic f is unbound: a claim about f holds for every f.
+
+    Two generic functions are never bound to the same stand-in in a round
+    (`generic_rounds`), so a claim cannot pass by confusing f and g.
+    """
     for name, fn in opts.bind.items():
         if name not in graph.functions:
             raise UsageError(f"--bind {name}={fn}: {graph.source} declares no function {name}")
@@ -60,9 +64,17 @@ def _bindings(graph: Graph, opts: VerifyOptions) -> list[dict[str, str]]:
             raise UsageError(f"--bind {name}={fn}: unknown function {fn}",
                              hint=f"choose one of {', '.join(sorted(ELEMENTWISE))}")
     free = [f for f in graph.generic_functions() if f not in opts.bind]
-    if not free:
-        return [dict(opts.bind)]
-    return [{**opts.bind, **{f: s for f in free}} for s in GENERIC_STANDINS]
+    if len(free) > MAX_GENERIC:
+        raise UsageError(f"{graph.source} has {len(free)} unbound generic functions; verify can tell at most "
+                         f"{MAX_GENERIC} apart", hint="bind some of them, e.g. --bind " + free[0] + "=tanh")
+    return [{**opts.bind, **b} for b in generic_rounds(free)]
+
+
+def _generic_note(free: list[str]) -> str:
+    if len(free) == 1:
+        return f"{free[0]} is generic: checked with {', '.join(GENERIC_STANDINS)}"
+    rounds = "; ".join(", ".join(b[f] for f in free) for b in generic_rounds(free))
+    return f"{', '.join(free)} are generic: each round binds them to different functions ({', '.join(free)} = {rounds})"
 
 
 @dataclass
@@ -107,8 +119,11 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
         sizes = ", ".join(f"{k} = {v}" for k, v in graph.env.sizes.items())
         report.notes.append(f"seed {opts.seed}; sizes {sizes or '(none)'}; {opts.trials} point(s)")
         free = [f for f in graph.generic_functions() if f not in opts.bind]
+        _bindings(graph, opts)  # a bad --bind or too many generic functions: a usage error before any note
+        for w in graph.warnings:
+            report.notes.append(f"warning: line {w.span.line if w.span else '?'}: {w.message}; {w.hint}")
         if free:
-            report.notes.append(f"{', '.join(free)} is generic: checked with {', '.join(GENERIC_STANDINS)}")
+            report.notes.append(_generic_note(free))
         points = list(_points(graph, opts))
         derivation = derive(graph)
         total = len(derivation.gradients) + len(graph.claims) + (1 if opts.impl else 0)
@@ -170,9 +185,12 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     conv, problem = _convention(num, den, claim.expr, opts.convention)
     suspects = _suspects(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
-        diagnosis = "transposed" if "transpose" in problem else _misshaped(claim.expr, points, suspects)
-        if diagnosis and "transpose" not in problem:
+        # a usual mistake by value first: a row bias summed over the wrong axis is a column, the transposed shape
+        diagnosis = _misshaped(claim.expr, points, suspects)
+        if diagnosis:
             problem += f"; looks like: {diagnosis}"
+        elif "transpose" in problem:
+            diagnosis = "transposed"
         return Check(ok=False, status="fail", message=problem, convention=conv,
                      diagnosis=diagnosis, **base)  # type: ignore[arg-type]
     expr = claim.expr
@@ -294,6 +312,7 @@ def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, E
             wrong = _replace(right, d, f)
             if wrong is not None:
                 alts.append((f"f used where f′ belongs ({_short(f, names)} for {_short(d, names)})", wrong))
+        alts.extend(_generic_swaps(graph, right))
         # a sum over the other axis (a broadcast bias summed over the features, not the batch)
         sums = [n for n in nodes if n.op == "sum" and n.param("axis") in (0, 1)]
         for n in sums:
@@ -332,6 +351,56 @@ def _sum_terms(e: Expr, nodes: set[int] | None = None) -> list[tuple[Any, Expr]]
     if e.op == "neg" and e.args[0].op == "add":
         return [(-c, t) for c, t in _sum_terms(e.args[0], nodes)]
     return [alg._split_coef(e)]
+
+
+def _generic_swaps(graph: Graph, right: Expr) -> list[tuple[str, Expr]]:
+    """Two generic functions confused: f′ and g′ swapped (`Wᵀ g′(Wx) + Vᵀ f′(Vx)`), or every f
+    and g swapped, which for a composition is g∘f written for f∘g (`g′(f(x)) ∘ f′(x)`)."""
+    used = {n.param("name") for n in right.walk() if n.op == "fn"}
+    generic = [f for f in graph.generic_functions() if f in used]
+    forward = list(graph.output.walk())
+    out: list[tuple[str, Expr]] = []
+    for i, a in enumerate(generic):
+        for b in generic[i + 1:]:
+            wrong = _renamed(right, {a: b, b: a}, derivatives_only=True)
+            if wrong is not None:
+                out.append((f"two generic functions swapped ({a}′ and {b}′)", wrong))
+            wrong = _renamed(right, {a: b, b: a}, derivatives_only=False)
+            if wrong is None:
+                continue
+            outer = next((f for f, g in ((a, b), (b, a)) if _composes(forward, f, g)), None)
+            if outer is not None:
+                inner = b if outer == a else a
+                out.append((f"two generic functions composed the other way ({inner}∘{outer} for {outer}∘{inner})",
+                            wrong))
+            else:
+                out.append((f"two generic functions swapped ({b} for {a} everywhere)", wrong))
+    return out
+
+
+def _composes(nodes: list[Expr], outer: str, inner: str) -> bool:
+    """Some outer(… inner(…) …) in the forward graph."""
+    return any(n.op == "fn" and n.param("name") == outer and
+               any(m.op == "fn" and m.param("name") == inner for m in n.args[0].walk()) for n in nodes)
+
+
+def _renamed(root: Expr, names: dict[str, str], derivatives_only: bool) -> Expr | None:
+    """root with the elementwise functions renamed (only f′, f″, … with derivatives_only)."""
+    memo: dict[int, Expr] = {}
+    for node in root.walk():
+        args = tuple(memo[id(a)] for a in node.args)
+        rename = node.op == "fn" and node.param("name") in names and \
+            (node.param("order", 0) >= 1 or not derivatives_only)
+        if not rename and all(a is b for a, b in zip(args, node.args)):
+            memo[id(node)] = node
+            continue
+        extra = {"name": names[node.param("name")]} if rename else {}
+        rebuilt = _rebuilt(node, args, **extra)
+        if rebuilt is None:
+            return None
+        memo[id(node)] = rebuilt
+    out = memo[id(root)]
+    return None if out is root else out
 
 
 def _rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:

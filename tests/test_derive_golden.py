@@ -50,6 +50,14 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "batchnorm_train": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)",
                         "∂L/∂beta = sum(R, axis=1)"),
     "batch_mean_squared_error": ("δ = (H − T) ∘ (1 − H²)", "∂L/∂W = δ Xᵀ / N", "∂L/∂b = sum(δ, axis=1) / N"),
+    "two_generic_sum": ("δ₂ = g′(V x)", "δ₁ = f′(W x)", "∂s/∂x = Vᵀ δ₂ + Wᵀ δ₁"),
+    "two_generic_compose": ("δ = u ∘ f′(g(W x) + b) ∘ g′(W x)", "∂s/∂W = δ xᵀ", "∂s/∂b = u ∘ f′(g(W x) + b)"),
+    "cs231n_affine_backward": ("∂s/∂X = dout Wᵀ", "∂s/∂W = Xᵀ dout", "∂s/∂b = sum(dout, axis=0)"),
+    "cs231n_svm_loss": ("δ = (1 − Y) ∘ relu′(S − sy + 1)", "∂L/∂S = (δ − sum(δ, axis=1) ∘ Y) / N"),
+    "cs231n_layernorm_rows": ("∂s/∂X = δ − sum(δ, axis=1) / D", "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
+                              "∂s/∂beta = sum(dout, axis=0)"),
+    "cs231n_batchnorm_rows": ("∂s/∂X = δ − sum(δ, axis=0) / N", "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
+                              "∂s/∂beta = sum(dout, axis=0)"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
 }
 
@@ -147,6 +155,9 @@ EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad"))
 EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "batch": ("∂L/∂W = δ Xᵀ", "∂L/∂b = sum(δ, axis=1)"),
     "batchnorm": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)", "∂L/∂beta = sum(R, axis=1)"),
+    "cs231n_layers": ("δ₃ = P − Y", "∂L/∂W2 = Hdᵀ δ₃ / N", "∂L/∂b2 = sum(δ₃, axis=0) / N",
+                      "δ₂ = (δ₃ W2ᵀ) ∘ Mask ∘ relu′(Bn)", "∂L/∂gamma = sum(δ₂ ∘ Ahat, axis=0) / N",
+                      "∂L/∂beta = sum(δ₂, axis=0) / N", "∂L/∂W1 = Xᵀ (δ₁ − sum(δ₁, axis=0) / N)"),
     "lstm": ("∂s/∂c_prev = dc ∘ f", "∂s/∂Wc = dg vᵀ", "∂s/∂bc = dg", "∂s/∂u = h"),
     "mlp": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "= uᵀ diag(f′(z)) W"),
     "oneline": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "∂s/∂u = tanh(W x + b)"),

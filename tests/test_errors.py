@@ -60,7 +60,7 @@ EXPECTED: dict[str, tuple[type[GradcheckError], int, int]] = {
     "arity_tanh": (ShapeError, 6, 9),
     "axis_out_of_range": (ShapeError, 6, 21),
     "axis_unknown_keyword": (ShapeError, 6, 20),
-    "axis_on_softmax": (ShapeError, 6, 27),
+    "bad_axis_on_softmax": (ShapeError, 6, 27),
     "nonsquare_tr": (ShapeError, 6, 5),
     "nonsquare_inverse": (ShapeError, 6, 9),
     "rows_out_of_range": (ShapeError, 6, 9),

@@ -95,3 +95,33 @@ def test_derive_latex_is_a_sound_fragment(path: str, cli, monkeypatch) -> None: 
 def test_the_structural_check_catches_what_pdflatex_rejects(broken: str, complaint: str) -> None:
     """The validator is only worth something if it fails on broken LaTeX."""
     assert any(complaint in p for p in check_fragment(broken)), check_fragment(broken)
+
+
+# ---------------------------------------------------------------- diag(…) in every format (issue: KeyError 'diag')
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "json"])
+@pytest.mark.parametrize("body", ["sum(diag(x) A)", "sum(diag(A) * x)", "sum(x^T diag(A x))"])
+def test_diag_derives_in_every_format(body: str, fmt: str, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "d.grad"
+    p.write_text(f"dims n = 3\nx : n\nA : n x n\ns = {body}\n")
+    r = cli("derive", p, "--format", fmt)
+    assert r.exit_code == 0, r.output
+    if fmt == "latex":
+        assert r"\operatorname{diag}\left(" in r.stdout
+    if fmt == "json":
+        import json
+
+        data = json.loads(r.stdout)
+        assert all(g["shape_convention"]["latex"] for g in data["gradients"])
+
+
+def test_every_op_template_formats() -> None:
+    """A literal brace in a show template (\\operatorname{diag}) is a str.format field: every template
+    must format with placeholder arguments, in every style."""
+    from gradcheck_cli.ops import OPS
+
+    for name, rule in OPS.items():
+        for style, tmpl in rule.show.items():
+            if isinstance(tmpl, str):
+                tmpl.format(*["a"] * max(rule.arity, 3), k="2", k_sup="²")  # raises on a stray {name}

@@ -10,6 +10,8 @@ level on each derived gradient of every example and golden graph:
     halve       g / 2
     f_for_f′    f(z) where the derivative f′(z) belongs (1 − tanh² → tanh, σ(1 − σ) → σ, f′ → f, relu′ → relu)
     axis        a sum over the other axis (batch bias gradients), on graphs as given and with a square batch
+    swap        two generic functions confused: f′ and g′ swapped (Wᵀ g′(Wx) for Wᵀ f′(Wx))
+    compose     a composition read the other way: every f and g swapped (g′(f(x)) ∘ f′(x) for f′(g(x)) ∘ g′(x))
 
 Each mutant is printed with the DSL printer (the `dsl` strings of
 `derive --format json`, δ written out), pasted into the file as a claim and
@@ -40,7 +42,7 @@ import sympy as sp
 
 from gradcheck_cli import algebra as alg
 from gradcheck_cli.derive import derive
-from gradcheck_cli.elementwise import GENERIC_STANDINS
+from gradcheck_cli.elementwise import generic_rounds
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.expr import Expr, make
 from gradcheck_cli.ir import Graph, parse
@@ -68,6 +70,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "halve": ("off by a factor of ½",),
     "f_for_fprime": ("f used where f′ belongs",),
     "axis": ("summed over the wrong axis",),
+    "swap": ("two generic functions swapped",),
+    "compose": ("two generic functions composed the other way",),
 }
 KINDS = tuple(EXPECTED)
 
@@ -209,6 +213,15 @@ def _mutations(graph: Graph, g: Expr) -> list[tuple[str, str, Expr, bool]]:
     for d, f in fprimes.values():
         if id(d) in ids:
             out.append(("f_for_fprime", f"{to_dsl(d)} → {to_dsl(f)}", *_substituted(g, d, f)))
+    # 7. two generic functions confused: f′ ↔ g′ only, and every f ↔ g where the graph composes them
+    generic = graph.generic_functions()
+    forward = list(graph.output.walk())
+    for i, a in enumerate(generic):
+        for b in generic[i + 1:]:
+            swap = {a: b, b: a}
+            out.append(("swap", f"{a}′ ↔ {b}′", _renamed(g, swap, derivatives_only=True), True))
+            if any(_composes(forward, f, h) for f, h in ((a, b), (b, a))):
+                out.append(("compose", f"{a} ↔ {b}", _renamed(g, swap, derivatives_only=False), True))
     # 6. sum over the wrong axis
     for n in nodes:
         if n.op == "sum" and n.param("axis") in (0, 1):
@@ -218,10 +231,25 @@ def _mutations(graph: Graph, g: Expr) -> list[tuple[str, str, Expr, bool]]:
     return out
 
 
+def _renamed(root: Expr, names: dict[str, str], derivatives_only: bool) -> Expr:
+    """root with its elementwise functions renamed (only f′, f″, … with derivatives_only)."""
+    memo: dict[int, Expr] = {}
+    for node in root.walk():
+        params = node.params
+        if node.op == "fn" and node.param("name") in names and (node.param("order") >= 1 or not derivatives_only):
+            params = tuple((k, names[v] if k == "name" else v) for k, v in params)
+        memo[id(node)] = make(node.op, tuple(memo[id(a)] for a in node.args), params, node.shape)
+    return memo[id(root)]
+
+
+def _composes(nodes: list[Expr], outer: str, inner: str) -> bool:
+    return any(n.op == "fn" and n.param("name") == outer and
+               any(m.op == "fn" and m.param("name") == inner for m in n.args[0].walk()) for n in nodes)
+
+
 def _points(graph: Graph, seed: int = 12345) -> list[Context]:
-    """Random points with a finite output, one per stand-in of an unbound generic f."""
-    free = graph.generic_functions()
-    binds = [{f: s for f in free} for s in GENERIC_STANDINS] if free else [{}]
+    """Random points with a finite output, one per round of bindings of the unbound generic functions."""
+    binds = generic_rounds(graph.generic_functions())
     out = []
     for bind in binds:
         for k in range(50):

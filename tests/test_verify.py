@@ -202,6 +202,49 @@ def test_generic_f_claims_must_hold_for_every_f(tmp_path: Path) -> None:
     assert rep.ok and any("generic" in n for n in rep.notes)
 
 
+TWO_GENERIC = ("dims n = 3, m = 4, k = 5\nW : n x m\nV : k x m\nx : m\nf : function\ng : function\n"
+               "s = sum(f(W x)) + sum(g(V x))\n")
+COMPOSED = "dims n = 3\nx : n\nf : function\ng : function\ns = sum(f(g(x)))\n"
+
+
+@pytest.mark.parametrize("text, wrong, right, diagnosis", [
+    (TWO_GENERIC, "W^T g'(W x) + V^T f'(V x)", "W^T f'(W x) + V^T g'(V x)", "two generic functions swapped (f′ and g′)"),
+    (COMPOSED, "g'(f(x)) * f'(x)", "f'(g(x)) * g'(x)", "two generic functions composed the other way (g∘f for f∘g)"),
+])
+def test_two_generic_functions_are_told_apart(tmp_path: Path, text: str, wrong: str, right: str,
+                                              diagnosis: str) -> None:
+    """f and g are bound to different functions in every round: confusing them cannot pass."""
+    rep = verify_file(str(with_claim(tmp_path, f"ds/dx = {wrong}", text)))
+    c = claim_check(rep, "claim ds/dx")
+    assert not c.ok and c.diagnosis == diagnosis, c.message
+    assert any("f, g are generic: each round binds them to different functions" in n for n in rep.notes), rep.notes
+    assert verify_file(str(with_claim(tmp_path, f"ds/dx = {right}", text))).ok
+
+
+def test_generic_rounds_bind_apart_in_several_pairings() -> None:
+    from gradcheck_cli.elementwise import GENERIC_STANDINS, MAX_GENERIC, generic_rounds
+
+    for k in range(1, MAX_GENERIC + 1):
+        names = [f"f{j}" for j in range(k)]
+        rounds = generic_rounds(names)
+        assert len(rounds) == len(GENERIC_STANDINS)
+        for b in rounds:
+            assert sorted(b) == names and len(set(b.values())) == k  # never two alike in a round
+        if k >= 2:
+            assert len({(b["f0"], b["f1"]) for b in rounds}) == len(rounds)  # a new pairing every round
+        assert {b["f0"] for b in rounds} == set(GENERIC_STANDINS)  # each function meets every stand-in
+
+
+def test_too_many_generic_functions_is_a_usage_error(tmp_path: Path) -> None:
+    fs = [f"f{j}" for j in range(8)]
+    text = "dims n = 2\nx : n\n" + "".join(f"{f} : function\n" for f in fs) + \
+        "s = " + " + ".join(f"sum({f}(x))" for f in fs) + "\n"
+    p = tmp_path / "many.grad"
+    p.write_text(text)
+    code, out = run(["verify", str(p)])
+    assert code == 2 and "--bind" in out, out
+
+
 def test_nan_is_reported(tmp_path: Path) -> None:
     text = "dims n = 3\nx : n\ns = sum(exp(x))\n"
     rep = verify_file(str(with_claim(tmp_path, "ds/dx = exp(x) / (x - x)", text)))

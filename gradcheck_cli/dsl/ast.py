@@ -108,8 +108,8 @@ class Dims(Node):
 class Decl(Node):
     names: tuple[str, ...]
     name_spans: tuple[Span, ...]
-    kind: str  # shape | scalar | function | onehot
-    dims: tuple[Node, ...]  # rows[, cols] for shape; (c,) for onehot
+    kind: str  # shape | scalar | function | onehot (one-hot columns) | onehot_rows
+    dims: tuple[Node, ...]  # rows[, cols] for shape; (c,) or (c, n) for onehot; (n, c) for onehot_rows
     qualifiers: tuple[str, ...]
 
 

@@ -167,6 +167,8 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
             hint = "is there a ')' too many?"
         elif tok.type == "EQUAL" and text[max(0, (tok.start_pos or 1) - 1)] == "=":
             hint = "assignments use a single '='"
+        elif "onehot" in text[text.rfind("\n", 0, tok.start_pos or 0) + 1:text.find("\n", tok.start_pos or 0)]:
+            hint = "a batch of one-hot labels is `Y : N x onehot(C)` (each row one-hot) or `Y : onehot(C) x N` (each column)"
         return ParseError(f"unexpected {tok.value!r}: expected {_describe_expected(expected)}", span, hint)
     if isinstance(e, UnexpectedEOF):
         return ParseError("the file ended unexpectedly", Span(len(text), len(text), line, col, source))
@@ -211,6 +213,14 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def t_onehot(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
         return ("onehot", (ch[0],))
+
+    def t_onehot_cols(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        """`Y : onehot(C) x N`: C x N, each column one-hot."""
+        return ("onehot", (ch[0], ch[2]))
+
+    def t_onehot_rows(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        """`Y : N x onehot(C)`: N x C, each row one-hot (CS231n's labels of a batch of rows)."""
+        return ("onehot_rows", (ch[0], ch[2]))
 
     def t_shape(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
         dims = tuple(c for c in ch if isinstance(c, ast.Node))

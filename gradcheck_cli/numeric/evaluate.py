@@ -318,9 +318,12 @@ def sample_inputs(graph: Graph, rng: np.random.Generator, positive: bool = False
     for name, v in graph.variables.items():
         r, c = (v.expr.shape[0].size(graph.env.sizes), v.expr.shape[1].size(graph.env.sizes))
         q = v.qualifiers
-        if v.kind == "onehot":
-            x = np.zeros((r, 1))
-            x[rng.integers(r), 0] = 1.0
+        if v.kind == "onehot" and "onehot_rows" in q:  # N x onehot(C): one 1 in each row
+            x = np.zeros((r, c))
+            x[np.arange(r), rng.integers(c, size=r)] = 1.0
+        elif v.kind == "onehot":  # onehot(C) (x N): one 1 in each column
+            x = np.zeros((r, c))
+            x[rng.integers(r, size=c), np.arange(c)] = 1.0
         elif "spd" in q:
             m = rng.standard_normal((r, r))
             x = m @ m.T / r + np.eye(r)
