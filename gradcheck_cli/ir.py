@@ -10,7 +10,7 @@ rather than the run.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -313,8 +313,10 @@ class Lowering:
                 stack.extend((n.left, n.right))
             elif isinstance(n, (ast.Neg, ast.Transpose, ast.Power)):
                 stack.append(n.operand)
-            elif isinstance(n, ast.Concat):
+            elif isinstance(n, (ast.Concat, ast.HConcat)):
                 stack.extend(n.items)
+            elif isinstance(n, ast.Slice):
+                stack.extend((n.operand, n.start, n.stop))
 
     def _find_output(self, stmt: ast.Output | None, assigns: list[ast.Assign]) -> str:
         if stmt is not None:
@@ -381,8 +383,17 @@ class Lowering:
             return self._shape_op(node, build[node.op])
         if isinstance(node, ast.Neg):
             return alg.neg(self.expr(node.operand))
+        if isinstance(node, (ast.Transpose, ast.Power, ast.Slice)):
+            pushed = self._postfix_of_product(node)
+            if pushed is not None:
+                return self.expr(pushed)
         if isinstance(node, ast.Transpose):
             return alg.T(self.expr(node.operand))
+        if isinstance(node, ast.Slice):
+            return self._slice(node, self.expr(node.operand), node.start, node.stop)
+        if isinstance(node, ast.HConcat):
+            parts = [alg.T(self.expr(i)) for i in node.items]  # [A, B] = [Aᵀ; Bᵀ]ᵀ
+            return alg.T(self._shape_op(node, lambda: alg.concat(*parts)))
         if isinstance(node, ast.Power):
             a = self.expr(node.operand)
             k = node.exponent
@@ -422,7 +433,7 @@ class Lowering:
     def _call(self, node: ast.Call) -> Expr:
         f = node.func
         # a call of a value is a product: W(x + b)
-        if (f in self.values or f in self.vars) and node.primes <= 1 and len(node.args) == 1 and not node.kwargs:
+        if self._is_value_call(node):
             left = self._name(ast.Name(node.func_span, f))
             if node.primes:
                 left = alg.T(left)
@@ -486,6 +497,46 @@ class Lowering:
             return self._dim_arg(node.right).scale(int(node.left.value))
         raise self._err(ShapeError, "expected a size: a dimension name or a whole number", node.span)
 
+    def _slice(self, node: ast.Node, a: Expr, lo: ast.Node, hi: ast.Node) -> Expr:
+        """rows(X, i, j) and X[i:j]: numpy's rows i..j-1."""
+        start, stop = self._dim_arg(lo), self._dim_arg(hi)
+        if self._below(start, 0) or self._below(stop - start, 1) or self._below(a.shape[0] - stop, 0):
+            text = self.file.text[node.span.start:node.span.end]
+            raise self._err(ShapeError, f"{text} is empty or out of range: its argument has {a.shape[0]} rows",
+                            node.span, "rows(X, i, j) is numpy's X[i:j]: 0 ≤ i < j ≤ the number of rows")
+        return self._shape_op(node, lambda: alg.rows(a, start, stop))
+
+    def _postfix_of_product(self, node: ast.Node) -> ast.Node | None:
+        """`v (y - p)^T` is v ((y - p)^T): the postfix binds tighter than the product.
+
+        The grammar reads `v (…)` as a call; when v is a value that call is a product, and a
+        postfix written after it belongs to its argument. None when nothing is to move.
+        """
+        chain: list[ast.Node] = []
+        inner = node
+        while isinstance(inner, (ast.Transpose, ast.Power, ast.Slice)):
+            chain.append(inner)
+            inner = inner.operand
+        if not (isinstance(inner, ast.Call) and self._is_value_call(inner)):
+            return None
+        if isinstance(node, ast.Power) and node.operand is inner and inner.func_span.end < inner.span.end \
+                and self.file.text[inner.func_span.end:inner.func_span.end + 1] in "²³⁻^*":
+            # x²(y) of a value x (the grammar's tanh²(c)): the product x² y
+            left_p = replace(node, operand=ast.Name(inner.func_span, inner.func))
+            return ast.BinOp(node.span, "juxt", left_p, inner.args[0])
+        arg = inner.args[0]
+        for post in reversed(chain):
+            arg = replace(post, operand=arg)
+        left: ast.Node = ast.Name(inner.func_span, inner.func)
+        if inner.primes:
+            left = ast.Transpose(inner.func_span, left)
+        return ast.BinOp(node.span, "juxt", left, arg)
+
+    def _is_value_call(self, node: ast.Call) -> bool:
+        f = node.func
+        return (f in self.values or f in self.vars) and node.primes <= 1 and len(node.args) == 1 \
+            and not node.kwargs
+
     def _below(self, d: Dim, k: int) -> bool:
         """d < k for every size the free dims may take (each ≥ 1; fixed ones as given)."""
         if any(c > 0 and s not in self.env.given for s, c in d.terms):
@@ -503,13 +554,7 @@ class Lowering:
             return alg.ones(dims[0], cols) if f == "ones" else alg.zeros(dims[0], cols)
         if f == "rows":
             self._arity(node, args, 3, 3, f)
-            a = self.expr(args[0])
-            start, stop = self._dim_arg(args[1]), self._dim_arg(args[2])
-            if self._below(start, 0) or self._below(stop - start, 1) or self._below(a.shape[0] - stop, 0):
-                text = self.file.text[node.span.start:node.span.end]
-                raise self._err(ShapeError, f"{text} is empty or out of range: its argument has {a.shape[0]} rows",
-                                node.span, "rows(X, i, j) is numpy's X[i:j]: 0 ≤ i < j ≤ the number of rows")
-            return self._shape_op(node, lambda: alg.rows(a, start, stop))
+            return self._slice(node, self.expr(args[0]), args[1], args[2])
         if f == "concat":
             parts = [self.expr(a) for a in args]
             return self._shape_op(node, lambda: alg.concat(*parts))
