@@ -373,7 +373,20 @@ class Lowering:
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.BinOp):
-            a, b = self.expr(node.left), self.expr(node.right)
+            fl, fr = self._sized_by_context(node.left), self._sized_by_context(node.right)
+            if fl and fr:
+                raise self._err(ShapeError, f"the size of {self._text(node.left)} is not known here", node.span,
+                                "write eye(n) or ones(n)")
+            if fl or fr:
+                a = b = None
+                if fr:
+                    a = self.expr(node.left)
+                    b = self._context_const(node.right, fr, a.shape, node.op, left=False)
+                else:
+                    b = self.expr(node.right)
+                    a = self._context_const(node.left, fl, b.shape, node.op, left=True)
+            else:
+                a, b = self.expr(node.left), self.expr(node.right)
             build: dict[str, Callable[[], Expr]] = {
                 "+": lambda: alg.add(a, b), "-": lambda: alg.sub(a, b),
                 "*": lambda: alg.mul(a, b), "/": lambda: alg.div(a, b),
@@ -409,7 +422,49 @@ class Lowering:
             return self._call(node)
         raise AssertionError(f"unknown AST node {node!r}")
 
-    def _name(self, node: ast.Name) -> Expr:
+    def _text(self, node: ast.Node) -> str:
+        return self.file.text[node.span.start:node.span.end]
+
+    def _sized_by_context(self, node: ast.Node) -> str | None:
+        """I and 𝟏 as derive prints them (`[uᵀ] · [I]`, `𝟏ᵀ x`): their size comes from the other operand."""
+        t, neg = False, False
+        while isinstance(node, (ast.Concat, ast.Neg)) and not (isinstance(node, ast.Concat) and len(node.items) != 1):
+            if isinstance(node, ast.Neg):  # −𝟏
+                node, neg = node.operand, not neg
+            else:  # [I], a chain's bracketed link
+                node = node.items[0]  # type: ignore[union-attr]
+        if isinstance(node, ast.Transpose):
+            node, t = node.operand, True
+        if isinstance(node, ast.Name) and node.id in ("I", "𝟏") and node.id not in self.values \
+                and node.id not in self.vars and node.id not in self.env.sizes:
+            return ("-" if neg else "") + node.id + ("T" if t else "")
+        return None
+
+    def _context_const(self, node: ast.Node, kind: str, other: Shape, op: str, left: bool) -> Expr:
+        if kind.startswith("-"):
+            return alg.neg(self._context_const(node, kind[1:], other, op, left))
+        rows, cols = other
+        if op in ("@", "juxt"):
+            n = rows if left else cols  # the inner size
+        elif is_scalar(other):
+            raise self._err(ShapeError, f"the size of {self._text(node)} is not known here", node.span,
+                            "write eye(n) or ones(n)")
+        elif kind.startswith("I") and not self.env.same(rows, cols):
+            raise self._err(ShapeError, f"I cannot be added to a {shape_str(other)} value: it is square", node.span,
+                            "write eye(n)")
+        else:
+            n = rows
+        if kind.startswith("I"):
+            return alg.eye(n)
+        if op in ("@", "juxt") and kind == "𝟏" and left:  # 𝟏 pᵀ: a column of ones of unknown length
+            raise self._err(ShapeError, "the length of 𝟏 is not known here", node.span, "write ones(n)")
+        if op in ("@", "juxt") and kind == "𝟏T" and not left:
+            raise self._err(ShapeError, "the length of 𝟏ᵀ is not known here", node.span, "write ones(n)^T")
+        e = alg.ones(n, Dim.of(1))
+        return alg.T(e) if kind.endswith("T") else e
+
+    def _name(self, node: ast.Node) -> Expr:
+        assert isinstance(node, ast.Name)
         n = node.id
         if n in self.values:
             return self.values[n]
@@ -417,6 +472,9 @@ class Lowering:
             return self.vars[n].expr
         if n in self.env.sizes:
             return alg.const(alg.dim_symbol(Dim.of(n)))
+        if n in ("I", "𝟏"):
+            raise self._err(ShapeError, f"the size of {n} is not known here", node.span,
+                            "write eye(n)" if n == "I" else "write ones(n)")
         if n in self.functions or canonical(n) or n in VECTOR_FUNCS:
             raise self._err(NameError_, f"{n} is a function, not a value", node.span, f"call it: `{n}(z)`")
         # the slide's juxtaposition: `Wx` is W x when W and x are declared single letters
@@ -433,6 +491,8 @@ class Lowering:
     def _call(self, node: ast.Call) -> Expr:
         f = node.func
         # a call of a value is a product: W(x + b)
+        if self._is_value_call(node) and f in ("I", "𝟏") and f not in self.values and f not in self.vars:
+            return self.expr(ast.BinOp(node.span, "juxt", ast.Name(node.func_span, f), node.args[0]))
         if self._is_value_call(node):
             left = self._name(ast.Name(node.func_span, f))
             if node.primes:
@@ -519,6 +579,8 @@ class Lowering:
             inner = inner.operand
         if not (isinstance(inner, ast.Call) and self._is_value_call(inner)):
             return None
+        if any(post.span.start != inner.span.start for post in chain):
+            return None  # `(x (g))ᵀ`: the bracket closes the product first; the inner postfix moves alone
         if isinstance(node, ast.Power) and node.operand is inner and inner.func_span.end < inner.span.end \
                 and self.file.text[inner.func_span.end:inner.func_span.end + 1] in "²³⁻^*":
             # x²(y) of a value x (the grammar's tanh²(c)): the product x² y
@@ -534,7 +596,8 @@ class Lowering:
 
     def _is_value_call(self, node: ast.Call) -> bool:
         f = node.func
-        return (f in self.values or f in self.vars) and node.primes <= 1 and len(node.args) == 1 \
+        free = f in ("I", "𝟏") and f not in self.functions  # I (x + y): the identity, sized by x + y
+        return (f in self.values or f in self.vars or free) and node.primes <= 1 and len(node.args) == 1 \
             and not node.kwargs
 
     def _below(self, d: Dim, k: int) -> bool:

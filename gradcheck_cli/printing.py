@@ -158,7 +158,7 @@ class Printer:
             return (f"ones({dim_dsl(r)})" if c.is_one else f"ones({dim_dsl(r)}, {dim_dsl(c)})"), ATOM
         if self.style == "latex":
             return (r"\mathbf{1}" + (f"_{{{r}}}" if c.is_one else f"_{{{r} \\times {c}}}")), ATOM
-        return ("𝟏" if c.is_one else f"𝟏({r}×{c})"), ATOM
+        return f"𝟏({r}×{c})", ATOM  # sized: `𝟏 vᵀ` or `a 𝟏` would not say how long 𝟏 is
 
     def p_zeros(self, e: Expr) -> tuple[str, int]:
         r, c = e.shape
@@ -220,6 +220,8 @@ class Printer:
             return f"{left}{op}{self.wrap(b, right)}", PROD
         op = {"dsl": " * ", "text": " ∘ ", "latex": r" \odot "}[self.style]
         right_need = PROD if b.op == "mul" else UNARY
+        if self.style != "dsl" and b.op == "mul" and (is_scalar(b.args[0].shape) or is_scalar(b.args[1].shape)):
+            right_need = UNARY  # t ∘ ((1 / s) t): a scalar's product prints as juxtaposition, read left to right
         left_need = PROD if a.op == "mul" else UNARY
         return f"{self.wrap(a, left_need)}{op}{self.wrap(b, right_need)}", PROD
 

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import algebra as alg
 from .derive import Derivation, derive
 from .elementwise import ELEMENTWISE, GENERIC_STANDINS
 from .errors import GradcheckError, UsageError
@@ -166,7 +167,10 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
         return Check(ok=False, status="error", message=msg, column=column, **base)  # type: ignore[arg-type]
     num = graph.values.get(claim.num) or graph.variables[claim.num].expr
     den = graph.variables[claim.den].expr if claim.den in graph.variables else graph.values[claim.den]
-    conv, problem = _convention(num, den, claim.expr, opts.convention)
+    expr = claim.expr
+    if expr.op == "const" and expr.param("value") == 0 and is_scalar(num.shape) and not is_scalar(den.shape):
+        expr = alg.zeros(*den.shape)  # `0`, as derive prints a zero gradient: zero of every entry
+    conv, problem = _convention(num, den, expr, opts.convention)
     suspects = _suspects(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
         diagnosis = "transposed" if "transpose" in problem else _misshaped(claim.expr, points, suspects)
@@ -174,7 +178,6 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
             problem += f"; looks like: {diagnosis}"
         return Check(ok=False, status="fail", message=problem, convention=conv,
                      diagnosis=diagnosis, **base)  # type: ignore[arg-type]
-    expr = claim.expr
     return _check_value(claim.name, "claim", graph, num, den, lambda ctx: evaluate(expr, ctx), conv, points, opts,
                         line=claim.line, wrt=claim.den, suspects=suspects)
 

@@ -30,7 +30,7 @@ _WORDS = {
 }
 _DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*\s*/\s*"
                   r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*")  # the grammar's DERIV
-_EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "NORM_BAR", "ABS_BAR"}
+_EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "ONES", "NORM_BAR", "ABS_BAR"}
 
 
 @lru_cache(maxsize=1)
@@ -332,6 +332,9 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                      end_pos=(tok.start_pos or 0) + k)
         call = self._call(meta, [name, ch[1]], 0)
         return self.power(meta, [call, str(tok)[k:]])
+
+    def ones_sized(self, meta: Any, ch: list[Any]) -> ast.Call:
+        return ast.Call(self.sp(meta), "ones", (ch[1], ch[3]), (), 0, _tspan(ch[0], self.src))
 
     def args(self, meta: Any, ch: list[Any]) -> list[Any]:
         return ch
