@@ -97,6 +97,19 @@ def main_options(
     STATE["debug"] = debug
 
 
+def _set_debug(value: bool) -> None:
+    """`gradcheck verify … --debug` works as well as `gradcheck --debug verify …`."""
+    if value:
+        STATE["debug"] = True
+
+
+def _note(graph: object) -> None:
+    """Which node was taken as the output, when that was a guess among several unused ones."""
+    note = getattr(graph, "output_note", None)
+    if note:
+        sys.stderr.write(f"note: {note}\n")
+
+
 def _use_color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -208,6 +221,7 @@ def derive(
     steps: bool = typer.Option(False, "--steps", help="Show the backward pass node by node (upstream × local = downstream)."),
     fmt: DeriveFormat = typer.Option(DeriveFormat.text, "--format", help="text (unicode), latex, or json."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Derive the gradient of the output with respect to every parameter."""
     with _guard():
@@ -216,6 +230,7 @@ def derive(
         from .render import RENDERERS
 
         graph = load(str(file))
+        _note(graph)
         d = run_derive(graph, _split(wrt))
         text = RENDERERS[fmt.value](d, form.value, steps)
         _emit(text, output, fmt != DeriveFormat.text)
@@ -238,6 +253,7 @@ def verify(
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds allowed for an --impl call."),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Check numerically the derived gradients, every claim, and an implementation."""
     code = 0
@@ -313,6 +329,7 @@ def graph(
     file: Path = typer.Argument(..., help="The .grad file."),
     fmt: GraphFormat = typer.Option(GraphFormat.text, "--format", help="text, dot (Graphviz) or mermaid."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Show the computation graph in topological order with each node's shape."""
     with _guard():
@@ -320,6 +337,7 @@ def graph(
         from .render.graph import render_graph
 
         g = load(str(file))
+        _note(g)
         _emit(render_graph(g, fmt.value), output, fmt != GraphFormat.text)
     raise typer.Exit(0)
 
@@ -330,6 +348,7 @@ def run(
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel checks (0: one per core)."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Run every check of a homework config and report them together with a score."""
     code = 0

@@ -73,6 +73,7 @@ class Graph:
     output_name: str
     claims: list[ClaimSpec] = field(default_factory=list)
     seed: int = 0
+    output_note: str | None = None  # set when the output was inferred and another assignment is unused too
 
     @property
     def output(self) -> Expr:
@@ -132,7 +133,24 @@ def load(path: str, seed: int = 0) -> Graph:
     return parse(text, str(path), seed)
 
 
+# what the notes and other libraries call our functions: a hint, never a silent rename
+_ALIASES = {"trace": "tr", "ln": "log", "logistic": "sigmoid", "sigma": "sigmoid", "determinant": "det",
+            "log_det": "logdet", "logsoftmax": "log_softmax", "lse": "logsumexp", "transpose": "T",
+            "inverse": "inv", "frobenius": "norm", "l2": "norm", "xent": "cross_entropy",
+            "crossentropy": "cross_entropy", "identity": "eye", "one_hot": "onehot", "leakyrelu": "leaky_relu"}
+
+
 def _suggest(name: str, options: list[str]) -> str | None:
+    """A did-you-mean hint: the same name in other case (ReLU), a known alias (trace), a near spelling."""
+    folded = {o.lower(): o for o in options}
+    key = name.lower()
+    if key in folded and folded[key] != name:
+        return f"did you mean `{folded[key]}`?"
+    alias = _ALIASES.get(key) or _ALIASES.get(key.replace("_", ""))
+    if alias == "T":
+        return "a transpose is written `x^T` or `xᵀ`"
+    if alias is not None and alias in options:
+        return f"did you mean `{alias}`?"
     close = difflib.get_close_matches(name, options, n=3)
     close.sort(key=lambda c: sorted(c) != sorted(name))  # a swap of letters first: tahn → tanh, not tan
     return f"did you mean `{close[0]}`?" if close else None
@@ -147,7 +165,8 @@ class Lowering:
         self.functions: dict[str, str | None] = {}
         self.values: dict[str, Expr] = {}
         self.value_spans: dict[str, Span] = {}
-        self.used: set[str] = set()
+        self.used: set[str] = set()  # names used by assignments
+        self.claim_used: set[str] = set()  # names used by claims' expressions
         self.literal_sizes: set[int] = set()
 
     # ------------------------------------------------------------ driver
@@ -168,12 +187,12 @@ class Lowering:
                 elif isinstance(s, ast.Claim):
                     claims.append(s)
                     if s.value is not None:
-                        self._note_uses(s.value)
+                        self._note_uses(s.value, self.claim_used)
                 elif isinstance(s, ast.Output):
                     output_stmt = s
-            output = self._find_output(output_stmt, assigns)
+            output, note = self._find_output(output_stmt, assigns, claims)
             graph = Graph(self.file.source, self.file.text, self.env, self.vars, self.functions,
-                          self.values, self.value_spans, output, seed=self.seed)
+                          self.values, self.value_spans, output, seed=self.seed, output_note=note)
             for c in claims:
                 graph.claims.append(self._claim(c))
         return graph
@@ -296,17 +315,18 @@ class Lowering:
             return self.functions[name] or name
         return None
 
-    def _note_uses(self, node: ast.Node) -> None:
+    def _note_uses(self, node: ast.Node, used: set[str] | None = None) -> None:
+        used = self.used if used is None else used
         stack = [node]
         while stack:
             n = stack.pop()
             if isinstance(n, ast.Name):
                 if n.id in self.values or n.id in self.vars:
-                    self.used.add(n.id)
+                    used.add(n.id)
                 elif len(set(n.id)) == len(n.id) and all(ch in self.values or ch in self.vars for ch in n.id):
-                    self.used.update(n.id)  # juxtaposed letters: Wx uses W and x
+                    used.update(n.id)  # juxtaposed letters: Wx uses W and x
             elif isinstance(n, ast.Call):
-                self.used.add(n.func)
+                used.add(n.func)
                 stack.extend(n.args)
                 stack.extend(v for _, v in n.kwargs)
             elif isinstance(n, ast.BinOp):
@@ -318,14 +338,25 @@ class Lowering:
             elif isinstance(n, ast.Slice):
                 stack.extend((n.operand, n.start, n.stop))
 
-    def _find_output(self, stmt: ast.Output | None, assigns: list[ast.Assign]) -> str:
+    def _find_output(self, stmt: ast.Output | None, assigns: list[ast.Assign],
+                     claims: list[ast.Claim]) -> tuple[str, str | None]:
+        """The output and, when it was inferred while another assignment is unused too, a note saying so.
+
+        DSL.md: the last assignment no other statement or claim uses. A value that claims use
+        but no assignment does is still the output when a claim differentiates it
+        (`p = softmax(z)` with `claim dp/dz = …`).
+        """
         if stmt is not None:
             if stmt.name not in self.values:
                 known = list(self.values)
                 raise self._err(NameError_, f"the output {stmt.name} is not assigned in this file", stmt.span,
                                 _suggest(stmt.name, known))
-            return stmt.name
-        candidates = [a.name for a in assigns if a.name in self.values and a.name not in self.used]
+            return stmt.name, None
+        names = [a.name for a in assigns if a.name in self.values and a.name not in self.used]
+        candidates = [n for n in names if n not in self.claim_used]
+        if not candidates:
+            numerators = {c.num for c in claims}
+            candidates = [n for n in names if n in numerators]
         if not candidates and assigns:  # point at the last assignment, not at line 1
             raise self._err(NameError_, "the file has no output: every assignment is used by another line or a claim",
                             assigns[-1].name_span, "name the output with a line `output NAME`")
@@ -334,7 +365,13 @@ class Lowering:
             span = stmts[-1].span if stmts else Span(0, 0, 1, 1, self.file.source)
             raise self._err(NameError_, "the file has no output: it assigns nothing", span,
                             "add an assignment like `s = u^T h`")
-        return candidates[-1]
+        out, others = candidates[-1], candidates[:-1]
+        note = None
+        if others:
+            lines = ", ".join(f"{n} (line {self.value_spans[n].line})" for n in others)
+            note = (f"the output is {out} (line {self.value_spans[out].line}), the last assignment nothing uses; "
+                    f"{lines} {'is' if len(others) == 1 else 'are'} unused too: name the output with `output NAME`")
+        return out, note
 
     def _claim(self, c: ast.Claim) -> ClaimSpec:
         spec = ClaimSpec(c.num, c.den, c.span, text=self.file.text[c.span.start:c.span.end])

@@ -106,6 +106,8 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
     with using(graph.env):
         sizes = ", ".join(f"{k} = {v}" for k, v in graph.env.sizes.items())
         report.notes.append(f"seed {opts.seed}; sizes {sizes or '(none)'}; {opts.trials} point(s)")
+        if graph.output_note:
+            report.notes.append(graph.output_note)
         free = [f for f in graph.generic_functions() if f not in opts.bind]
         if free:
             report.notes.append(f"{', '.join(free)} is generic: checked with {', '.join(GENERIC_STANDINS)}")

@@ -153,7 +153,7 @@ EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "rnn": ("∂s/∂W = delta3 h2ᵀ + delta2 h1ᵀ + delta1 h0ᵀ", "∂s/∂U = delta3 x3ᵀ + delta2 x2ᵀ + delta1 x1ᵀ"),
     "softmax_xent": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂b = δ", "∂J/∂x = Wᵀ δ", "= [pᵀ − yᵀ] · [W] = (pᵀ − yᵀ) W"),
     "two_layer": ("∂J/∂W1 = δ xᵀ", "∂J/∂W2 = delta2 hᵀ", "∂J/∂b2 = delta2", "∂J/∂b2 = pᵀ − yᵀ"),
-    "window_ner": ("δ = Wᵀ delta", "∂s/∂x1 = δ[0:d]", "∂s/∂x5 = δ[4d:5d]", "∂s/∂W = delta xᵀ"),
+    "window_ner": ("δ₁ = Wᵀ delta", "∂s/∂x1 = δ₁[0:d]", "∂s/∂x5 = δ₁[4d:5d]", "∂s/∂W = delta xᵀ"),
 }
 
 
