@@ -103,6 +103,8 @@ def run_config(path: Path | None, fmt: str = "text", jobs: int = 0) -> tuple[Any
         pts = f" [{check.points:g} point{'s' if check.points != 1 else ''}]" if check.points is not None else ""
         lines.append(f"== {check.name}{pts}")
         lines.append(render_report_text(report).rstrip() if report is not None else f"  ERROR {error}")
+        if not entries[-1].ok:  # what the student types to see the same points again
+            lines.append(f"  reproduce: {entries[-1].rerun}")
     result = RunResult(entries=entries, seconds=time.perf_counter() - t0)
     lines.append("")
     lines.append(f"score {result.score:g} / {result.max_score:g}; "
