@@ -436,7 +436,12 @@ class Lowering:
         if isinstance(node, (ast.Transpose, ast.Power, ast.Slice)):
             pushed = self._postfix_of_product(node)
             if pushed is not None:
-                return self.expr(pushed)
+                try:
+                    return self.expr(pushed)
+                except ShapeError as e:
+                    if e.hint is None and e.span == pushed.span:
+                        e.hint = "a postfix binds tighter than the product: `W (x)ᵀ` is W (xᵀ); write `(W x)ᵀ`"
+                    raise
         if isinstance(node, ast.Transpose):
             return alg.T(self.expr(node.operand))
         if isinstance(node, ast.Slice):
