@@ -86,11 +86,18 @@ def _sessions(body: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-@pytest.mark.parametrize("path, body", _cases("text") + _cases("console"))
+SESSIONS = [c for c in _cases("text") + _cases("console") if _sessions(c.values[1])]  # type: ignore[attr-defined]
+
+
+def test_output_excerpts_without_a_command_are_few() -> None:
+    """A text block with no `$` line cannot be run: only the README's error example is one."""
+    excerpts = [c for c in _cases("text") + _cases("console") if not _sessions(c.values[1])]  # type: ignore[attr-defined]
+    assert len(excerpts) == 1 and "error[shape]" in excerpts[0].values[1]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path, body", SESSIONS)
 def test_shown_sessions_are_what_runs(path: Path, body: str, tmp_path: Path) -> None:
     sessions = _sessions(body)
-    if not sessions:
-        pytest.skip("no `$` command in this block (an output excerpt)")
     cwd = ROOT
     for command, shown in sessions:
         cmd = command.split("  #")[0].split(" # ")[0].strip()
