@@ -142,3 +142,30 @@ def test_postfix_after_a_product_binds_to_its_argument(src: str, ok: bool) -> No
     report = verify(parse(text))
     claim = [c for c in report.checks if c.kind == "claim"][0]
     assert claim.ok is ok, claim.message
+
+
+@pytest.mark.parametrize("path", ["tests/golden/two_layer_deltas.grad", "examples/window_ner.grad",
+                                  "examples/softmax_xent.grad", "examples/batchnorm.grad"])
+def test_derive_text_output_pasted_verbatim_passes(path: str) -> None:
+    """The `with δ₂ = …` block copied as printed (keyword, indentation and all), then each
+    `shape convention   ∂s/∂W = …` line as `claim ∂s/∂W = …`: verify passes."""
+    from gradcheck_cli.render.text import render_plain
+
+    text = (ROOT / path).read_text(encoding="utf-8")
+    graph = parse(text, path)
+    printed = render_plain(derive(graph)).splitlines()
+    block, claims, inside = [], [], False
+    for line in printed:
+        if line.startswith("  with "):
+            inside = True
+        elif not line.startswith("        "):
+            inside = False
+        if inside:
+            block.append(line)
+        if "shape convention" in line:
+            claims.append("claim " + line.split("shape convention", 1)[1].strip())
+    assert claims
+    pasted = parse(text.rstrip("\n") + "\n" + "\n".join(block + claims) + f"\noutput {graph.output_name}\n", path)
+    checks = [c for c in verify(pasted, VerifyOptions(trials=1)).checks if c.kind == "claim"]
+    assert len(checks) >= len(claims)
+    assert all(c.ok for c in checks), [(c.name, c.message) for c in checks if not c.ok]

@@ -246,7 +246,8 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.DimName(self.sp(meta), str(ch[0]))
 
     def assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
-        return ast.Assign(self.sp(meta), _ident(ch[0]), _tspan(ch[0], self.src), ch[1])
+        name, value = ch[-2], ch[-1]  # ch[0] is the optional `with`
+        return ast.Assign(self.sp(meta), _ident(name), _tspan(name, self.src), value)
 
     def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
         head = str(ch[0])
