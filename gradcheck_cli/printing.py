@@ -240,6 +240,9 @@ class Printer:
 
     def p_T(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
+        if a.op == "concat" and id(a) not in self.names and self.style != "latex" \
+                and all(p.op == "T" and id(p) not in self.names for p in a.args):
+            return "[" + ", ".join(self.go(p.args[0])[0] for p in a.args) + "]", ATOM  # [W1, W2], as written
         if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
             base = self.wrap(a.args[0], POSTFIX)
             return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX

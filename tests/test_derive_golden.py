@@ -51,6 +51,7 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
                         "∂L/∂beta = sum(R, axis=1)"),
     "batch_mean_squared_error": ("δ = (H − T) ∘ (1 − H²)", "∂L/∂W = δ Xᵀ / N", "∂L/∂b = sum(δ, axis=1) / N"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
+    "word2vec_blocks": ("U = [U1, U2]", "δ = (yhat − y) vᵀ", "∂J/∂U1 = δ[0:V1]ᵀ", "∂J/∂v = U (yhat − y)"),
 }
 
 
