@@ -240,9 +240,12 @@ class Printer:
 
     def p_T(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
-        if a.op == "concat" and id(a) not in self.names and self.style != "latex" \
+        if a.op == "concat" and id(a) not in self.names \
                 and all(p.op == "T" and id(p) not in self.names for p in a.args):
-            return "[" + ", ".join(self.go(p.args[0])[0] for p in a.args) + "]", ATOM  # [W1, W2], as written
+            blocks = [self.go(p.args[0])[0] for p in a.args]  # [W1, W2], as written
+            if self.style == "latex":
+                return r"\begin{bmatrix} " + " & ".join(blocks) + r" \end{bmatrix}", ATOM
+            return "[" + ", ".join(blocks) + "]", ATOM
         if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
             base = self.wrap(a.args[0], POSTFIX)
             return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX
