@@ -10,6 +10,8 @@ Imports are lazy so the command line starts fast.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -41,3 +43,17 @@ def __getattr__(name: str) -> Any:
         module, attr = _EXPORTS[name]
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """`gc.derive` and `gc.verify` stay the functions once their same-named modules are imported:
+    the import system would otherwise set the package attribute to the submodule, and
+    `gc.verify(g)` would fail with "'module' object is not callable"."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

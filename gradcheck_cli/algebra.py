@@ -509,6 +509,8 @@ def concat(*parts: Expr) -> Expr:
 def rows(a: Expr, start: Dim, stop: Dim) -> Expr:
     if start == Dim() and stop == a.shape[0]:
         return a
+    if a.op == "zeros":  # rows of zero are zero (prints as 0, not 0[0:m])
+        return zeros(stop - start, a.shape[1])
     if a.op == "concat":  # a block of a stack is that block
         off = Dim()
         for p in a.args:

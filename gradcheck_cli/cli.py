@@ -98,6 +98,19 @@ def main_options(
     STATE["debug"] = debug
 
 
+def _set_debug(value: bool) -> None:
+    """`gradcheck verify … --debug` works as well as `gradcheck --debug verify …`."""
+    if value:
+        STATE["debug"] = True
+
+
+def _note(graph: object) -> None:
+    """Which node was taken as the output, when that was a guess among several unused ones."""
+    note = getattr(graph, "output_note", None)
+    if note:
+        sys.stderr.write(f"note: {note}\n")
+
+
 def _use_color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
@@ -222,6 +235,7 @@ def derive(
     steps: bool = typer.Option(False, "--steps", help="Show the backward pass node by node (upstream × local = downstream)."),
     fmt: DeriveFormat = typer.Option(DeriveFormat.text, "--format", help="text (unicode), latex, or json."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Derive the gradient of the output with respect to every parameter."""
     with _guard():
@@ -231,6 +245,7 @@ def derive(
 
         graph = load(str(file))
         _warn(graph)
+        _note(graph)
         d = run_derive(graph, _split(wrt))
         text = RENDERERS[fmt.value](d, form.value, steps)
         _emit(text, output, fmt != DeriveFormat.text)
@@ -254,6 +269,7 @@ def verify(
     memory: float = typer.Option(2048.0, "--memory", help="MB of memory for the --impl process (0: no limit)."),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text, json, junit, github, gradescope, classroom."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here; the terminal keeps the text."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Check numerically the derived gradients, every claim, and an implementation."""
     code = 0
@@ -333,6 +349,7 @@ def graph(
     file: Path = typer.Argument(..., help="The .grad file."),
     fmt: GraphFormat = typer.Option(GraphFormat.text, "--format", help="text, dot (Graphviz) or mermaid."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Show the computation graph in topological order with each node's shape."""
     with _guard():
@@ -340,6 +357,7 @@ def graph(
         from .render.graph import render_graph
 
         g = load(str(file))
+        _note(g)
         _emit(render_graph(g, fmt.value), output, fmt != GraphFormat.text)
     raise typer.Exit(0)
 
@@ -352,6 +370,7 @@ def run(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel checks (0: one per core)."),
     submissions: Optional[Path] = typer.Option(None, "--submissions", help="Grade a class: DIR holds one directory per student, each replacing the config's `submission` directory."),
     reports: Optional[Path] = typer.Option(None, "--reports", help="With --submissions: write each student's JSON report to DIR/<student>.json."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks of internal errors.", callback=_set_debug),
 ) -> None:
     """Run every check of a homework config and report them together with a score."""
     if submissions is not None:

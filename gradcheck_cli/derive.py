@@ -225,16 +225,25 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
             stops.add(id(e))
             # a named signal hides what is inside it: recount only the results it occurs in
             visible = [_reachable(r, stops) if id(e) in v else v for r, v in zip(results, visible)]
-    subs = "₁₂₃₄₅₆₇₈₉"
     out: dict[int, str] = {}
     listing: list[tuple[str, Expr]] = []
-    for k, e in enumerate(chosen):
-        name = "δ" if len(chosen) == 1 else f"δ{subs[k] if k < 9 else k + 1}"
+    for e, name in zip(chosen, _signal_names(graph, len(chosen))):
         out[id(e)] = name
         listing.append((name, e))
     # listed in the order backprop computes them, each after the signals it is built from:
     # δ₂ = u ∘ h2 ∘ (1 − h2), then δ₁ = (W2ᵀ δ₂) ∘ h1 ∘ (1 − h1)
     return out, listing[::-1]
+
+
+def _signal_names(graph: Graph, count: int) -> list[str]:
+    """δ (or δ₁, δ₂, …) unless the file has a name that prints the same: its `delta` is δ in
+    LaTeX and its `delta2` is δ₂, so the signals skip those and the page never defines δ twice."""
+    from .printing import latex_symbol
+
+    taken = {latex_symbol(n) for n in (*graph.values, *graph.variables, *graph.env.sizes)}
+    pool = (["δ"] if count == 1 else []) + \
+        [f"δ{str(k).translate(str.maketrans('0123456789', '₀₁₂₃₄₅₆₇₈₉'))}" for k in range(1, count + len(taken) + 2)]
+    return [n for n in pool if latex_symbol(n) not in taken][:count]
 
 
 def _worth_naming(e: Expr, file_names: dict[int, str], forward: set[int], about_var: dict[int, bool]) -> bool:

@@ -207,6 +207,8 @@ def render_text(result: Any) -> str:
         pts = f" [{e.points:g} point{'s' if e.points != 1 else ''}]" if e.points is not None else ""
         lines.append(f"== {e.name}{pts}")
         lines.append(render_report_text(e.report).rstrip() if e.report is not None else f"  ERROR {e.error}")
+        if not e.ok:  # what the student types to see the same points again
+            lines.append(f"  reproduce: {e.rerun}")
     lines.append("")
     lines.append(f"score {result.score:g} / {result.max_score:g}; "
                  f"{sum(1 for e in result.entries if e.ok)} of {len(result.entries)} checks passed "

@@ -19,7 +19,7 @@ from .ir import Graph
 from .numeric import checker
 from .numeric.evaluate import Function, evaluate
 from .numeric.result import Check
-from .shapes import is_scalar
+from .shapes import is_scalar, shape_str
 
 
 def _spec(graph: Graph) -> dict[str, tuple[str, tuple[int, int]]]:
@@ -46,6 +46,13 @@ def impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
     from .numeric.impl_runner import ImplFailure, call_impl
 
     path, func = parse_target(opts.impl)
+    if not is_scalar(graph.output.shape):
+        from .errors import ShapeError
+
+        why = f" ({graph.output_note})" if graph.output_note else ""
+        raise ShapeError(f"--impl checks a scalar loss and its gradients, but the output {graph.output_name} is "
+                         f"{shape_str(graph.output.shape)}{why}", graph.value_spans.get(graph.output_name),
+                         "name the loss with a line `output NAME`")
     spec = _spec(graph)
     t0 = time.perf_counter()
     arrays = [{n: pt.ctx.values[n] for n in graph.variables} for pt in points]

@@ -10,7 +10,7 @@ rather than the run.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -75,6 +75,7 @@ class Graph:
     claims: list[ClaimSpec] = field(default_factory=list)
     seed: int = 0
     warnings: list[Warning_] = field(default_factory=list)  # read, but maybe not as meant: tr(X^2)
+    output_note: str | None = None  # set when the output was inferred and another assignment is unused too
 
     @property
     def output(self) -> Expr:
@@ -134,7 +135,24 @@ def load(path: str, seed: int = 0) -> Graph:
     return parse(text, str(path), seed)
 
 
+# what the notes and other libraries call our functions: a hint, never a silent rename
+_ALIASES = {"trace": "tr", "ln": "log", "logistic": "sigmoid", "sigma": "sigmoid", "determinant": "det",
+            "log_det": "logdet", "logsoftmax": "log_softmax", "lse": "logsumexp", "transpose": "T",
+            "inverse": "inv", "frobenius": "norm", "l2": "norm", "xent": "cross_entropy",
+            "crossentropy": "cross_entropy", "identity": "eye", "one_hot": "onehot", "leakyrelu": "leaky_relu"}
+
+
 def _suggest(name: str, options: list[str]) -> str | None:
+    """A did-you-mean hint: the same name in other case (ReLU), a known alias (trace), a near spelling."""
+    folded = {o.lower(): o for o in options}
+    key = name.lower()
+    if key in folded and folded[key] != name:
+        return f"did you mean `{folded[key]}`?"
+    alias = _ALIASES.get(key) or _ALIASES.get(key.replace("_", ""))
+    if alias == "T":
+        return "a transpose is written `x^T` or `xᵀ`"
+    if alias is not None and alias in options:
+        return f"did you mean `{alias}`?"
     close = difflib.get_close_matches(name, options, n=3)
     close.sort(key=lambda c: sorted(c) != sorted(name))  # a swap of letters first: tahn → tanh, not tan
     return f"did you mean `{close[0]}`?" if close else None
@@ -149,7 +167,8 @@ class Lowering:
         self.functions: dict[str, str | None] = {}
         self.values: dict[str, Expr] = {}
         self.value_spans: dict[str, Span] = {}
-        self.used: set[str] = set()
+        self.used: set[str] = set()  # names used by assignments
+        self.claim_used: set[str] = set()  # names used by claims' expressions
         self.literal_sizes: set[int] = set()
         self.warnings: list[Warning_] = []
 
@@ -171,12 +190,12 @@ class Lowering:
                 elif isinstance(s, ast.Claim):
                     claims.append(s)
                     if s.value is not None:
-                        self._note_uses(s.value)
+                        self._note_uses(s.value, self.claim_used)
                 elif isinstance(s, ast.Output):
                     output_stmt = s
-            output = self._find_output(output_stmt, assigns)
+            output, note = self._find_output(output_stmt, assigns, claims)
             graph = Graph(self.file.source, self.file.text, self.env, self.vars, self.functions,
-                          self.values, self.value_spans, output, seed=self.seed)
+                          self.values, self.value_spans, output, seed=self.seed, output_note=note)
             for c in claims:
                 graph.claims.append(self._claim(c))
         graph.warnings = self.warnings
@@ -301,34 +320,48 @@ class Lowering:
             return self.functions[name] or name
         return None
 
-    def _note_uses(self, node: ast.Node) -> None:
+    def _note_uses(self, node: ast.Node, used: set[str] | None = None) -> None:
+        used = self.used if used is None else used
         stack = [node]
         while stack:
             n = stack.pop()
             if isinstance(n, ast.Name):
                 if n.id in self.values or n.id in self.vars:
-                    self.used.add(n.id)
+                    used.add(n.id)
                 elif len(set(n.id)) == len(n.id) and all(ch in self.values or ch in self.vars for ch in n.id):
-                    self.used.update(n.id)  # juxtaposed letters: Wx uses W and x
+                    used.update(n.id)  # juxtaposed letters: Wx uses W and x
             elif isinstance(n, ast.Call):
-                self.used.add(n.func)
+                used.add(n.func)
                 stack.extend(n.args)
                 stack.extend(v for _, v in n.kwargs)
             elif isinstance(n, ast.BinOp):
                 stack.extend((n.left, n.right))
             elif isinstance(n, (ast.Neg, ast.Transpose, ast.Power)):
                 stack.append(n.operand)
-            elif isinstance(n, ast.Concat):
+            elif isinstance(n, (ast.Concat, ast.HConcat)):
                 stack.extend(n.items)
+            elif isinstance(n, ast.Slice):
+                stack.extend((n.operand, n.start, n.stop))
 
-    def _find_output(self, stmt: ast.Output | None, assigns: list[ast.Assign]) -> str:
+    def _find_output(self, stmt: ast.Output | None, assigns: list[ast.Assign],
+                     claims: list[ast.Claim]) -> tuple[str, str | None]:
+        """The output and, when it was inferred while another assignment is unused too, a note saying so.
+
+        DSL.md: the last assignment no other statement or claim uses. A value that claims use
+        but no assignment does is still the output when a claim differentiates it
+        (`p = softmax(z)` with `claim dp/dz = …`).
+        """
         if stmt is not None:
             if stmt.name not in self.values:
                 known = list(self.values)
                 raise self._err(NameError_, f"the output {stmt.name} is not assigned in this file", stmt.span,
                                 _suggest(stmt.name, known))
-            return stmt.name
-        candidates = [a.name for a in assigns if a.name in self.values and a.name not in self.used]
+            return stmt.name, None
+        names = [a.name for a in assigns if a.name in self.values and a.name not in self.used]
+        candidates = [n for n in names if n not in self.claim_used]
+        if not candidates:
+            numerators = {c.num for c in claims}
+            candidates = [n for n in names if n in numerators]
         if not candidates and assigns:  # point at the last assignment, not at line 1
             raise self._err(NameError_, "the file has no output: every assignment is used by another line or a claim",
                             assigns[-1].name_span, "name the output with a line `output NAME`")
@@ -337,7 +370,13 @@ class Lowering:
             span = stmts[-1].span if stmts else Span(0, 0, 1, 1, self.file.source)
             raise self._err(NameError_, "the file has no output: it assigns nothing", span,
                             "add an assignment like `s = u^T h`")
-        return candidates[-1]
+        out, others = candidates[-1], candidates[:-1]
+        note = None
+        if others:
+            lines = ", ".join(f"{n} (line {self.value_spans[n].line})" for n in others)
+            note = (f"the output is {out} (line {self.value_spans[out].line}), the last assignment nothing uses; "
+                    f"{lines} {'is' if len(others) == 1 else 'are'} unused too: name the output with `output NAME`")
+        return out, note
 
     def _claim(self, c: ast.Claim) -> ClaimSpec:
         spec = ClaimSpec(c.num, c.den, c.span, text=self.file.text[c.span.start:c.span.end])
@@ -377,7 +416,20 @@ class Lowering:
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.BinOp):
-            a, b = self.expr(node.left), self.expr(node.right)
+            fl, fr = self._sized_by_context(node.left), self._sized_by_context(node.right)
+            if fl and fr:
+                raise self._err(ShapeError, f"the size of {self._text(node.left)} is not known here", node.span,
+                                "write eye(n) or ones(n)")
+            if fl or fr:
+                a = b = None
+                if fr:
+                    a = self.expr(node.left)
+                    b = self._context_const(node.right, fr, a.shape, node.op, left=False)
+                else:
+                    b = self.expr(node.right)
+                    a = self._context_const(node.left, fl, b.shape, node.op, left=True)
+            else:
+                a, b = self.expr(node.left), self.expr(node.right)
             build: dict[str, Callable[[], Expr]] = {
                 "+": lambda: alg.add(a, b), "-": lambda: alg.sub(a, b),
                 "*": lambda: alg.mul(a, b), "/": lambda: alg.div(a, b),
@@ -387,8 +439,22 @@ class Lowering:
             return self._shape_op(node, build[node.op])
         if isinstance(node, ast.Neg):
             return alg.neg(self.expr(node.operand))
+        if isinstance(node, (ast.Transpose, ast.Power, ast.Slice)):
+            pushed = self._postfix_of_product(node)
+            if pushed is not None:
+                try:
+                    return self.expr(pushed)
+                except ShapeError as e:
+                    if e.hint is None and e.span == pushed.span:
+                        e.hint = "a postfix binds tighter than the product: `W (x)ᵀ` is W (xᵀ); write `(W x)ᵀ`"
+                    raise
         if isinstance(node, ast.Transpose):
             return alg.T(self.expr(node.operand))
+        if isinstance(node, ast.Slice):
+            return self._slice(node, self.expr(node.operand), node.start, node.stop)
+        if isinstance(node, ast.HConcat):
+            parts = [alg.T(self.expr(i)) for i in node.items]  # [A, B] = [Aᵀ; Bᵀ]ᵀ
+            return alg.T(self._shape_op(node, lambda: alg.concat(*parts)))
         if isinstance(node, ast.Power):
             a = self.expr(node.operand)
             k = node.exponent
@@ -404,7 +470,49 @@ class Lowering:
             return self._call(node)
         raise AssertionError(f"unknown AST node {node!r}")
 
-    def _name(self, node: ast.Name) -> Expr:
+    def _text(self, node: ast.Node) -> str:
+        return self.file.text[node.span.start:node.span.end]
+
+    def _sized_by_context(self, node: ast.Node) -> str | None:
+        """I and 𝟏 as derive prints them (`[uᵀ] · [I]`, `𝟏ᵀ x`): their size comes from the other operand."""
+        t, neg = False, False
+        while isinstance(node, (ast.Concat, ast.Neg)) and not (isinstance(node, ast.Concat) and len(node.items) != 1):
+            if isinstance(node, ast.Neg):  # −𝟏
+                node, neg = node.operand, not neg
+            else:  # [I], a chain's bracketed link
+                node = node.items[0]  # type: ignore[union-attr]
+        if isinstance(node, ast.Transpose):
+            node, t = node.operand, True
+        if isinstance(node, ast.Name) and node.id in ("I", "𝟏") and node.id not in self.values \
+                and node.id not in self.vars and node.id not in self.env.sizes:
+            return ("-" if neg else "") + node.id + ("T" if t else "")
+        return None
+
+    def _context_const(self, node: ast.Node, kind: str, other: Shape, op: str, left: bool) -> Expr:
+        if kind.startswith("-"):
+            return alg.neg(self._context_const(node, kind[1:], other, op, left))
+        rows, cols = other
+        if op in ("@", "juxt"):
+            n = rows if left else cols  # the inner size
+        elif is_scalar(other):
+            raise self._err(ShapeError, f"the size of {self._text(node)} is not known here", node.span,
+                            "write eye(n) or ones(n)")
+        elif kind.startswith("I") and not self.env.same(rows, cols):
+            raise self._err(ShapeError, f"I cannot be added to a {shape_str(other)} value: it is square", node.span,
+                            "write eye(n)")
+        else:
+            n = rows
+        if kind.startswith("I"):
+            return alg.eye(n)
+        if op in ("@", "juxt") and kind == "𝟏" and left:  # 𝟏 pᵀ: a column of ones of unknown length
+            raise self._err(ShapeError, "the length of 𝟏 is not known here", node.span, "write ones(n)")
+        if op in ("@", "juxt") and kind == "𝟏T" and not left:
+            raise self._err(ShapeError, "the length of 𝟏ᵀ is not known here", node.span, "write ones(n)^T")
+        e = alg.ones(n, Dim.of(1))
+        return alg.T(e) if kind.endswith("T") else e
+
+    def _name(self, node: ast.Node) -> Expr:
+        assert isinstance(node, ast.Name)
         n = node.id
         if n in self.values:
             return self.values[n]
@@ -412,6 +520,9 @@ class Lowering:
             return self.vars[n].expr
         if n in self.env.sizes:
             return alg.const(alg.dim_symbol(Dim.of(n)))
+        if n in ("I", "𝟏"):
+            raise self._err(ShapeError, f"the size of {n} is not known here", node.span,
+                            "write eye(n)" if n == "I" else "write ones(n)")
         if n in self.functions or canonical(n) or n in VECTOR_FUNCS:
             raise self._err(NameError_, f"{n} is a function, not a value", node.span, f"call it: `{n}(z)`")
         # the slide's juxtaposition: `Wx` is W x when W and x are declared single letters
@@ -428,7 +539,9 @@ class Lowering:
     def _call(self, node: ast.Call) -> Expr:
         f = node.func
         # a call of a value is a product: W(x + b)
-        if (f in self.values or f in self.vars) and node.primes <= 1 and len(node.args) == 1 and not node.kwargs:
+        if self._is_value_call(node) and f in ("I", "𝟏") and f not in self.values and f not in self.vars:
+            return self.expr(ast.BinOp(node.span, "juxt", ast.Name(node.func_span, f), node.args[0]))
+        if self._is_value_call(node):
             left = self._name(ast.Name(node.func_span, f))
             if node.primes:
                 left = alg.T(left)
@@ -509,6 +622,49 @@ class Lowering:
             return self._dim_arg(node.right).scale(int(node.left.value))
         raise self._err(ShapeError, "expected a size: a dimension name or a whole number", node.span)
 
+    def _slice(self, node: ast.Node, a: Expr, lo: ast.Node, hi: ast.Node) -> Expr:
+        """rows(X, i, j) and X[i:j]: numpy's rows i..j-1."""
+        start, stop = self._dim_arg(lo), self._dim_arg(hi)
+        if self._below(start, 0) or self._below(stop - start, 1) or self._below(a.shape[0] - stop, 0):
+            text = self.file.text[node.span.start:node.span.end]
+            raise self._err(ShapeError, f"{text} is empty or out of range: its argument has {a.shape[0]} rows",
+                            node.span, "rows(X, i, j) is numpy's X[i:j]: 0 ≤ i < j ≤ the number of rows")
+        return self._shape_op(node, lambda: alg.rows(a, start, stop))
+
+    def _postfix_of_product(self, node: ast.Node) -> ast.Node | None:
+        """`v (y - p)^T` is v ((y - p)^T): the postfix binds tighter than the product.
+
+        The grammar reads `v (…)` as a call; when v is a value that call is a product, and a
+        postfix written after it belongs to its argument. None when nothing is to move.
+        """
+        chain: list[ast.Node] = []
+        inner = node
+        while isinstance(inner, (ast.Transpose, ast.Power, ast.Slice)):
+            chain.append(inner)
+            inner = inner.operand
+        if not (isinstance(inner, ast.Call) and self._is_value_call(inner)):
+            return None
+        if any(post.span.start != inner.span.start for post in chain):
+            return None  # `(x (g))ᵀ`: the bracket closes the product first; the inner postfix moves alone
+        if isinstance(node, ast.Power) and node.operand is inner and inner.func_span.end < inner.span.end \
+                and self.file.text[inner.func_span.end:inner.func_span.end + 1] in "²³⁻^*":
+            # x²(y) of a value x (the grammar's tanh²(c)): the product x² y
+            left_p = replace(node, operand=ast.Name(inner.func_span, inner.func))
+            return ast.BinOp(node.span, "juxt", left_p, inner.args[0])
+        arg = inner.args[0]
+        for post in reversed(chain):
+            arg = replace(post, operand=arg)
+        left: ast.Node = ast.Name(inner.func_span, inner.func)
+        if inner.primes:
+            left = ast.Transpose(inner.func_span, left)
+        return ast.BinOp(node.span, "juxt", left, arg)
+
+    def _is_value_call(self, node: ast.Call) -> bool:
+        f = node.func
+        free = f in ("I", "𝟏") and f not in self.functions  # I (x + y): the identity, sized by x + y
+        return (f in self.values or f in self.vars or free) and node.primes <= 1 and len(node.args) == 1 \
+            and not node.kwargs
+
     def _below(self, d: Dim, k: int) -> bool:
         """d < k for every size the free dims may take (each ≥ 1; fixed ones as given)."""
         if any(c > 0 and s not in self.env.given for s, c in d.terms):
@@ -526,13 +682,7 @@ class Lowering:
             return alg.ones(dims[0], cols) if f == "ones" else alg.zeros(dims[0], cols)
         if f == "rows":
             self._arity(node, args, 3, 3, f)
-            a = self.expr(args[0])
-            start, stop = self._dim_arg(args[1]), self._dim_arg(args[2])
-            if self._below(start, 0) or self._below(stop - start, 1) or self._below(a.shape[0] - stop, 0):
-                text = self.file.text[node.span.start:node.span.end]
-                raise self._err(ShapeError, f"{text} is empty or out of range: its argument has {a.shape[0]} rows",
-                                node.span, "rows(X, i, j) is numpy's X[i:j]: 0 ≤ i < j ≤ the number of rows")
-            return self._shape_op(node, lambda: alg.rows(a, start, stop))
+            return self._slice(node, self.expr(args[0]), args[1], args[2])
         if f == "concat":
             parts = [self.expr(a) for a in args]
             return self._shape_op(node, lambda: alg.concat(*parts))

@@ -186,7 +186,7 @@ class Printer:
             return (f"ones({dim_dsl(r)})" if c.is_one else f"ones({dim_dsl(r)}, {dim_dsl(c)})"), ATOM
         if self.style == "latex":
             return (r"\mathbf{1}" + (f"_{{{r}}}" if c.is_one else f"_{{{r} \\times {c}}}")), ATOM
-        return ("𝟏" if c.is_one else f"𝟏({r}×{c})"), ATOM
+        return f"𝟏({r}×{c})", ATOM  # sized: `𝟏 vᵀ` or `a 𝟏` would not say how long 𝟏 is
 
     def p_zeros(self, e: Expr) -> tuple[str, int]:
         r, c = e.shape
@@ -250,6 +250,8 @@ class Printer:
             return f"{left}{op}{self.wrap(b, right)}", PROD
         op = {"dsl": " * ", "text": " ∘ ", "latex": r" \odot "}[self.style]
         right_need = PROD if b.op == "mul" else UNARY
+        if self.style != "dsl" and b.op == "mul" and (is_scalar(b.args[0].shape) or is_scalar(b.args[1].shape)):
+            right_need = UNARY  # t ∘ ((1 / s) t): a scalar's product prints as juxtaposition, read left to right
         left_need = PROD if a.op == "mul" else UNARY
         return f"{self.wrap(a, left_need)}{op}{self.wrap(b, right_need)}", PROD
 
@@ -270,6 +272,12 @@ class Printer:
         a = e.args[0]
         if a.op in ROW_WISE and id(a) not in self.names and a.args[0].op == "T" and id(a.args[0]) not in self.names:
             return self._row_wise(a), ATOM
+        if a.op == "concat" and id(a) not in self.names \
+                and all(p.op == "T" and id(p) not in self.names for p in a.args):
+            blocks = [self.go(p.args[0])[0] for p in a.args]  # [W1, W2], as written
+            if self.style == "latex":
+                return r"\begin{bmatrix} " + " & ".join(blocks) + r" \end{bmatrix}", ATOM
+            return "[" + ", ".join(blocks) + "]", ATOM
         if a.op == "inv" and id(a) not in self.names and self.style != "dsl":
             base = self.wrap(a.args[0], POSTFIX)
             return (f"{base}⁻ᵀ" if self.style == "text" else f"{{{base}}}^{{-\\top}}"), POSTFIX

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import algebra as alg
 from .derive import Derivation, derive
 from .elementwise import ELEMENTWISE, GENERIC_STANDINS, MAX_GENERIC, generic_rounds
 from .errors import GradcheckError, UsageError
@@ -118,6 +119,8 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
     with using(graph.env):
         sizes = ", ".join(f"{k} = {v}" for k, v in graph.env.sizes.items())
         report.notes.append(f"seed {opts.seed}; sizes {sizes or '(none)'}; {opts.trials} point(s)")
+        if graph.output_note:
+            report.notes.append(graph.output_note)
         free = [f for f in graph.generic_functions() if f not in opts.bind]
         _bindings(graph, opts)  # a bad --bind or too many generic functions: a usage error before any note
         for w in graph.warnings:
@@ -182,7 +185,10 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
         return Check(ok=False, status="error", message=msg, column=column, **base)  # type: ignore[arg-type]
     num = graph.values.get(claim.num) or graph.variables[claim.num].expr
     den = graph.variables[claim.den].expr if claim.den in graph.variables else graph.values[claim.den]
-    conv, problem = _convention(num, den, claim.expr, opts.convention)
+    expr = claim.expr
+    if expr.op == "const" and expr.param("value") == 0 and is_scalar(num.shape) and not is_scalar(den.shape):
+        expr = alg.zeros(*den.shape)  # `0`, as derive prints a zero gradient: zero of every entry
+    conv, problem = _convention(num, den, expr, opts.convention)
     suspects = _suspects(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
         # a usual mistake by value first: a row bias summed over the wrong axis is a column, the transposed shape
@@ -193,7 +199,6 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
             diagnosis = "transposed"
         return Check(ok=False, status="fail", message=problem, convention=conv,
                      diagnosis=diagnosis, **base)  # type: ignore[arg-type]
-    expr = claim.expr
     return _check_value(claim.name, "claim", graph, num, den, lambda ctx: evaluate(expr, ctx), conv, points, opts,
                         line=claim.line, wrt=claim.den, suspects=suspects)
 

@@ -59,6 +59,7 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "cs231n_batchnorm_rows": ("∂s/∂X = δ − sum(δ, axis=0) / N", "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
                               "∂s/∂beta = sum(dout, axis=0)"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
+    "word2vec_blocks": ("U = [U1, U2]", "δ = (yhat − y) vᵀ", "∂J/∂U1 = δ[0:V1]ᵀ", "∂J/∂v = U (yhat − y)"),
 }
 
 
@@ -164,7 +165,7 @@ EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "rnn": ("∂s/∂W = delta3 h2ᵀ + delta2 h1ᵀ + delta1 h0ᵀ", "∂s/∂U = delta3 x3ᵀ + delta2 x2ᵀ + delta1 x1ᵀ"),
     "softmax_xent": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂b = δ", "∂J/∂x = Wᵀ δ", "= [pᵀ − yᵀ] · [W] = (pᵀ − yᵀ) W"),
     "two_layer": ("∂J/∂W1 = δ xᵀ", "∂J/∂W2 = delta2 hᵀ", "∂J/∂b2 = delta2", "∂J/∂b2 = pᵀ − yᵀ"),
-    "window_ner": ("δ = Wᵀ delta", "∂s/∂x1 = δ[0:d]", "∂s/∂x5 = δ[4d:5d]", "∂s/∂W = delta xᵀ"),
+    "window_ner": ("δ₁ = Wᵀ delta", "∂s/∂x1 = δ₁[0:d]", "∂s/∂x5 = δ₁[4d:5d]", "∂s/∂W = delta xᵀ"),
 }
 
 

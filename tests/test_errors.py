@@ -72,6 +72,9 @@ EXPECTED: dict[str, tuple[type[GradcheckError], int, int]] = {
     "derivative_of_softmax": (NameError_, 6, 9),
     "softmax_of_scalar": (ShapeError, 6, 5),
     "leaky_relu_slope": (ShapeError, 6, 25),
+    "near_miss_case": (NameError_, 3, 9),
+    "near_miss_alias": (NameError_, 3, 5),
+    "slice_out_of_range": (ShapeError, 4, 9),
 }
 
 

@@ -65,6 +65,20 @@ class Concat(Node):
     items: tuple[Node, ...]
 
 
+@dataclass(frozen=True)
+class HConcat(Node):
+    """[A, B]: blocks side by side (the same rows)."""
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Slice(Node):
+    """x[i:j]: rows i..j-1, 0-based as numpy; the bounds are sizes (`2d`)."""
+    operand: Node
+    start: Node
+    stop: Node
+
+
 # ------------------------------------------------------------------ dimensions
 
 

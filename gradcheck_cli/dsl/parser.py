@@ -24,11 +24,13 @@ _WORDS = {
     "NAME": "a name", "NUMBER": "a number", "INT": "a whole number", "_NL": "end of line",
     "$END": "end of file", "PRIMED": "a derivative like f'(z)", "DERIV": "a derivative like ds/dW",
     "TRANSPOSE": "^T", "POWER": "^2", "HADAMARD": "*", "MINUS": "-", "TIMES": "x",
-    "REALS": "ℝ", "QUALIFIER": "a qualifier (symmetric, spd, const)",
+    "REALS": "ℝ", "QUALIFIER": "a qualifier (symmetric, spd, const)", "MATMUL": "@",
+    "POWERED": "a call like tanh²(z)", "NORM_BAR": "‖", "NORM_BAR_F": "‖_F", "ABS_BAR": "|",
+    "TIGHT_LSQB": "'['", "SCALED_DIM": "a whole number",
 }
-_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF]*\s*/\s*"
-                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF]*")  # the grammar's DERIV
-_EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED"}
+_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*\s*/\s*"
+                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*")  # the grammar's DERIV
+_EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "ONES", "NORM_BAR", "ABS_BAR"}
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +98,7 @@ def _broken_claim(err: ParseError, text: str, source: str) -> ast.Claim | None:
     head = _CLAIM_HEAD.match(line)
     if head is None or err.span.start < start + head.end(0):
         return None  # not a claim, or its head (`claim ds/dW =`) is what is broken
-    num, den = (part.strip()[1:].strip() for part in head.group(1).split("/", 1))
+    num, den = (_ident(part.strip()[1:].strip()) for part in head.group(1).split("/", 1))
     line_no = text.count("\n", 0, start) + 1
     code = line.split("#", 1)[0].rstrip()
     span = Span(start, start + len(code), line_no, 1, source)
@@ -175,6 +177,14 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
     return ParseError(str(e), Span(0, 0, line, col, source))
 
 
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def _ident(tok: Any) -> str:
+    """A name as the graph knows it: δ₂ (as derive prints it) is δ2, W₁ is W1; ′ is '."""
+    return str(tok).translate(_SUBSCRIPTS).replace("′", "'").replace("″", "''")
+
+
 def _number(text: str) -> float:
     return float(text)
 
@@ -232,6 +242,13 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def dim_scaled(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
         return ast.DimScaled(self.sp(meta), int(ch[0]), ch[1])
 
+    def dim_juxt(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
+        """`5d` in a shape is 5*d, as in an expression."""
+        tok = str(ch[0])
+        k = len(tok) - len(tok.lstrip("0123456789"))
+        name = ast.DimName(self.sp(meta), tok[k:])
+        return ast.DimScaled(self.sp(meta), int(tok[:k]), name)
+
     def dim_int(self, meta: Any, ch: list[Any]) -> ast.DimNum:
         return ast.DimNum(self.sp(meta), int(ch[0]))
 
@@ -239,15 +256,16 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.DimName(self.sp(meta), str(ch[0]))
 
     def assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
-        return ast.Assign(self.sp(meta), str(ch[0]), _tspan(ch[0], self.src), ch[1])
+        name, value = ch[-2], ch[-1]  # ch[0] is the optional `with`
+        return ast.Assign(self.sp(meta), _ident(name), _tspan(name, self.src), value)
 
     def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
         head = str(ch[0])
-        num, den = (part.strip()[1:].strip() for part in head.split("/", 1))
+        num, den = (_ident(part.strip()[1:].strip()) for part in head.split("/", 1))
         return ast.Claim(self.sp(meta), num, den, ch[1], _tspan(ch[0], self.src))
 
     def output(self, meta: Any, ch: list[Any]) -> ast.Output:
-        return ast.Output(self.sp(meta), str(ch[0]))
+        return ast.Output(self.sp(meta), _ident(ch[0]))
 
     # expressions -------------------------------------------------------------
     def _bin(self, op: str, meta: Any, ch: list[Any]) -> ast.BinOp:
@@ -302,10 +320,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Num(self.sp(meta), _number(str(ch[0])), str(ch[0]))
 
     def name(self, meta: Any, ch: list[Any]) -> ast.Name:
-        return ast.Name(self.sp(meta), str(ch[0]))
+        return ast.Name(self.sp(meta), _ident(ch[0]))
 
     def _call(self, meta: Any, ch: list[Any], primes: int) -> ast.Call:
-        fname = str(ch[0]).rstrip("'")
+        fname = _ident(ch[0]).rstrip("'")
         args = ch[1] or []
         pos = tuple(a for a in args if not isinstance(a, tuple))
         kws = tuple(a for a in args if isinstance(a, tuple))
@@ -315,7 +333,19 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return self._call(meta, ch, 0)
 
     def dcall(self, meta: Any, ch: list[Any]) -> ast.Call:
-        return self._call(meta, ch, str(ch[0]).count("'"))
+        return self._call(meta, ch, _ident(ch[0]).count("'"))
+
+    def call_power(self, meta: Any, ch: list[Any]) -> ast.Power:
+        """tanh²(c) = tanh(c)²; the lowering makes `x²(y)` of a value x the product x² y."""
+        tok = ch[0]
+        k = max(str(tok).find("²"), str(tok).find("³"), str(tok).find("^"))
+        name = Token("NAME", str(tok)[:k], start_pos=tok.start_pos, line=tok.line, column=tok.column,
+                     end_pos=(tok.start_pos or 0) + k)
+        call = self._call(meta, [name, ch[1]], 0)
+        return self.power(meta, [call, str(tok)[k:]])
+
+    def ones_sized(self, meta: Any, ch: list[Any]) -> ast.Call:
+        return ast.Call(self.sp(meta), "ones", (ch[1], ch[3]), (), 0, _tspan(ch[0], self.src))
 
     def args(self, meta: Any, ch: list[Any]) -> list[Any]:
         return ch
@@ -323,5 +353,26 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def kwarg(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
         return (str(ch[0]), ch[1])
 
-    def concat(self, meta: Any, ch: list[Any]) -> ast.Concat:
+    def block_row(self, meta: Any, ch: list[Any]) -> ast.Node:
+        return ch[0] if len(ch) == 1 else ast.HConcat(self.sp(meta), tuple(ch))
+
+    def concat(self, meta: Any, ch: list[Any]) -> ast.Node:
+        if len(ch) == 1 and isinstance(ch[0], ast.HConcat):
+            return ch[0]  # [A, B]: one row of blocks
         return ast.Concat(self.sp(meta), tuple(ch))
+
+    def slice(self, meta: Any, ch: list[Any]) -> ast.Slice:
+        return ast.Slice(self.sp(meta), ch[0], ch[2], ch[3])
+
+    def juxt_block(self, meta: Any, ch: list[Any]) -> ast.BinOp:
+        """W[x1; x2] written without a space: still the product of W and the stack."""
+        rows = ch[2:]
+        block = self.concat(meta, rows)
+        return ast.BinOp(self.sp(meta), "juxt", ch[0], block)
+
+    def norm_bars(self, meta: Any, ch: list[Any]) -> ast.Call:
+        """‖x‖, ||x||, ‖W‖_F: norm(x), as derive prints it."""
+        return ast.Call(self.sp(meta), "norm", (ch[1],), (), 0, _tspan(ch[0], self.src))
+
+    def abs_bars(self, meta: Any, ch: list[Any]) -> ast.Call:
+        return ast.Call(self.sp(meta), "abs", (ch[1],), (), 0, _tspan(ch[0], self.src))

@@ -93,7 +93,21 @@ class _Misuse(Exception):
     """f's output cannot be read as (value, grads): reported, never a crash."""
 
 
-def _inputs(arrays: Sequence[Any], named: Mapping[str, Any]) -> list[_Input]:
+def _param_names(f: Callable[..., Any], count: int) -> list[str] | None:
+    """f's own names for its first `count` positional parameters (loss(W, x) → W, x), if it has them."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in params[:count] if p.kind in kinds]
+    return names if len(names) == count and len(set(names)) == count else None
+
+
+def _inputs(arrays: Sequence[Any], named: Mapping[str, Any],
+            f: Callable[..., Any] | None = None) -> list[_Input]:
     if arrays and named:
         raise TypeError("check_gradient: pass the inputs either all positionally or all by name, not both")
     if not arrays and not named:
@@ -102,7 +116,9 @@ def _inputs(arrays: Sequence[Any], named: Mapping[str, Any]) -> list[_Input]:
     if named:
         items = [(k, k, v) for k, v in named.items()]
     else:
-        items = [("x" if len(arrays) == 1 else f"x{i}", i, a) for i, a in enumerate(arrays)]
+        # positional inputs take f's parameter names, so grads may be keyed {"W": …, "x": …}
+        own = _param_names(f, len(arrays)) if f is not None else None
+        items = [(own[i] if own else "x" if len(arrays) == 1 else f"x{i}", i, a) for i, a in enumerate(arrays)]
     out = []
     for name, key, a in items:
         scalar = isinstance(a, (int, float, np.number)) and not isinstance(a, (bool, complex))
@@ -408,7 +424,7 @@ def check_gradient(
     passed positionally.
     """
     t0 = time.perf_counter()
-    inputs = _inputs(arrays, named_arrays)
+    inputs = _inputs(arrays, named_arrays, f)
     rng = np.random.default_rng(seed)
     how = METHOD_NAMES.get(method, method) if method != "auto" else "auto method"
     try:
