@@ -95,6 +95,7 @@ class Chain:
     names: list[str]
     norms: list[list[float]]  # per distance, one per point
     slope: float  # d log‖∂h_T/∂h_k‖ / d(T − k), natural log: the per-step factor is e^slope
+    intercept: float = 0.0  # of the same fit (log‖·‖ at T − k = 0)
 
     @property
     def per_step(self) -> float:
@@ -358,28 +359,29 @@ def _chain(series: list[tuple[str, Expr]], steps: Mapping[str, int], ctxs: list[
             norms[j].append(float(np.linalg.norm(jac, 2)) if np.all(np.isfinite(jac)) else math.inf)
     t_last = steps[last_name]
     distances = [t_last - steps[n] for n, _ in earlier]
-    return Chain(last_name, distances, [n for n, _ in earlier], norms, _slope(distances, norms))
+    return Chain(last_name, distances, [n for n, _ in earlier], norms, *_fit(distances, norms))
 
 
-def _slope(distances: list[int], norms: list[list[float]]) -> float:
-    """Least-squares slope of mean log‖J‖ against the distance, through (0, log ‖I‖ = 0).
+def _fit(distances: list[int], norms: list[list[float]]) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through log(median ‖J‖) against the distance,
+    with ‖∂h_T/∂h_T‖ = ‖I‖ = 1 at distance 0.
 
-    A Jacobian that is exactly zero (every unit dead) is −∞: vanishing; one
-    that overflows is +∞: exploding."""
-    xs, ys = [], []
+    A median Jacobian that is exactly zero (every unit dead) makes the slope
+    −∞: vanishing; one that overflows +∞: exploding."""
+    xs, ys = [0.0], [0.0]
     for d, ns in zip(distances, norms):
-        if any(math.isinf(v) for v in ns):
-            return math.inf
-        if any(v == 0.0 for v in ns):
-            return -math.inf
-        xs.append(d)
-        ys.append(float(np.mean(np.log(ns))))
-    xs.append(0)
-    ys.append(0.0)
-    x, y = np.array(xs, dtype=float), np.array(ys)
-    if len(xs) < 2 or np.ptp(x) == 0:
-        return 0.0
-    return float(np.polyfit(x, y, 1)[0])
+        m = _median(ns)
+        if math.isinf(m) or math.isnan(m):
+            return math.inf, 0.0
+        if m == 0.0:
+            return -math.inf, 0.0
+        xs.append(float(d))
+        ys.append(math.log(m))
+    x, y = np.array(xs), np.array(ys)
+    if np.ptp(x) == 0:
+        return 0.0, 0.0
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(intercept)
 
 
 def _activations(graph: Graph, ctxs: list[Context]) -> list[Activation]:
@@ -427,11 +429,11 @@ def _verdicts(r: FlowReport, steps: Mapping[str, int]) -> list[Verdict]:
         what = f"‖∂{c.last}/∂{r.series}_k‖"
         where = f"{r.series}{min(steps.values())}…{c.last}"
         if c.total > FACTOR:
-            out.append(Verdict("exploding", where, f"{what} grows ×{_num(c.per_step)} per step back in time, "
-                               f"×{_num(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
+            out.append(Verdict("exploding", where, f"{what} grows ×{num_str(c.per_step)} per step back in time, "
+                               f"×{num_str(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
         elif c.total < 1 / FACTOR:
-            out.append(Verdict("vanishing", where, f"{what} shrinks ×{_num(c.per_step)} per step back in time, "
-                               f"×{_num(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
+            out.append(Verdict("vanishing", where, f"{what} shrinks ×{num_str(c.per_step)} per step back in time, "
+                               f"×{num_str(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
     else:
         chain = [l for l in r.layers if l.step is not None] or r.layers
         if len(chain) >= 2:
@@ -439,10 +441,10 @@ def _verdicts(r: FlowReport, steps: Mapping[str, int]) -> list[Verdict]:
             ratio = _ratio(first.norm, last.norm)
             where = f"{first.name}…{last.name}"
             if ratio > FACTOR:
-                out.append(Verdict("exploding", where, f"the gradient reaching {first.name} is ×{_num(ratio)} the one "
+                out.append(Verdict("exploding", where, f"the gradient reaching {first.name} is ×{num_str(ratio)} the one "
                                    f"reaching {last.name}"))
             elif ratio < 1 / FACTOR:
-                out.append(Verdict("vanishing", where, f"the gradient reaching {first.name} is ×{_num(ratio)} the one "
+                out.append(Verdict("vanishing", where, f"the gradient reaching {first.name} is ×{num_str(ratio)} the one "
                                    f"reaching {last.name}"))
     if not any(v.kind == "exploding" for v in out) and any(math.isinf(l.norm) for l in r.layers):
         bad = next(l for l in r.layers if math.isinf(l.norm))
@@ -463,7 +465,7 @@ def _ratio(a: float, b: float) -> float:
     return a / b
 
 
-def _num(x: float) -> str:
+def num_str(x: float) -> str:
     if not math.isfinite(x):
         return "∞" if x > 0 else "NaN"
     return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
