@@ -435,17 +435,20 @@ def _verdicts(r: FlowReport, steps: Mapping[str, int]) -> list[Verdict]:
             out.append(Verdict("vanishing", where, f"{what} shrinks ×{num_str(c.per_step)} per step back in time, "
                                f"×{num_str(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
     else:
-        chain = [l for l in r.layers if l.step is not None] or r.layers
+        # a named series (h1 … hL) if there is one, else every named layer; z → h inside one layer
+        # is the activation's own derivative (a dead ReLU), not a gradient vanishing with depth
+        chain = [l for l in r.layers if l.step is not None] or (r.layers if len(r.layers) >= 3 else [])
         if len(chain) >= 2:
             first, last = chain[0], chain[-1]
             ratio = _ratio(first.norm, last.norm)
             where = f"{first.name}…{last.name}"
+            said = f"the gradient reaching {first.name} is ×{num_str(ratio)} the one reaching {last.name}"
+            if ratio == 0:
+                said = f"no gradient reaches {first.name} (its median norm is 0; {last.name} gets {num_str(last.norm)})"
             if ratio > FACTOR:
-                out.append(Verdict("exploding", where, f"the gradient reaching {first.name} is ×{num_str(ratio)} the one "
-                                   f"reaching {last.name}"))
+                out.append(Verdict("exploding", where, said))
             elif ratio < 1 / FACTOR:
-                out.append(Verdict("vanishing", where, f"the gradient reaching {first.name} is ×{num_str(ratio)} the one "
-                                   f"reaching {last.name}"))
+                out.append(Verdict("vanishing", where, said))
     if not any(v.kind == "exploding" for v in out) and any(math.isinf(l.norm) for l in r.layers):
         bad = next(l for l in r.layers if math.isinf(l.norm))
         out.append(Verdict("exploding", bad.name, f"the gradient reaching {bad.name} overflows (Inf or NaN)"))

@@ -30,7 +30,8 @@ def render_flow_text(r: FlowReport) -> str:
     lines.append("")
     where = "each time step" if r.kind == "time" else "each layer"
     lines.append(f"‖∂{r.output}/∂·‖ reaching {where} (median over the points; log scale)")
-    lines.extend(_bars(r.layers))
+    lines.extend(_bars(r.layers) or ["  (none: the file names no intermediate value; name one, like `h = f(z)`, "
+                                     "to see the gradient reaching it)"])
     if r.parameters:
         lines.append("")
         lines.append(f"‖∂{r.output}/∂·‖ of the parameters")
@@ -206,7 +207,7 @@ def render_flow_svg(r: FlowReport) -> str:
     text = [f'<text x="20" y="{48 + 17 * i}" font-size="13" fill="{c}">{escape(t)}</text>'
             for i, (c, t) in enumerate(lines)]
     top = 48 + 17 * len(lines) + 20
-    where = "each time step" if r.kind == "time" else "each layer"
+    where = "each time step" if r.kind == "time" else "each layer" if r.layers else "each parameter"
     panels = [_title(20, top, f"the gradient of {r.output} reaching {where} (median over the points)"),
               _bar_panel(r, 80, top + 20, width - 110, plot_h)]
     height = top + 20 + plot_h + 95
@@ -275,15 +276,17 @@ def _axes(x: float, y: float, w: float, h: float, lo: int, hi: int, ylabel: str,
 
 
 def _bar_panel(r: FlowReport, x: float, y: float, w: float, h: float) -> str:
-    norms = [l.norm for l in r.layers]
+    items = r.layers or r.parameters  # a file that names no layer: its parameters' gradients
+    norms = [l.norm for l in items]
     lo, hi = _decades(norms)
-    where = "time step" if r.kind == "time" else "layer"
+    where = "time step" if r.kind == "time" else "layer" if r.layers else "parameter"
     out = ['<g class="norms">', *_axes(x, y, w, h, lo, hi, f"‖∂{r.output}/∂·‖ (median)", where)]
-    n = max(1, len(r.layers))
+    n = max(1, len(items))
     slot = w / n
-    for i, l in enumerate(r.layers):
+    for i, l in enumerate(items):
         v = l.norm
-        bx = x + i * slot + slot * 0.15
+        bw = min(slot * 0.7, 48.0)
+        bx = x + (i + 0.5) * slot - bw / 2
         if math.isfinite(v) and v > 0:
             top = y + h - (math.log10(v) - lo) / (hi - lo) * h
             fill = "#0969da"
@@ -291,7 +294,7 @@ def _bar_panel(r: FlowReport, x: float, y: float, w: float, h: float) -> str:
             top, fill = y, "#cf222e"
         else:
             top, fill = y + h, "none"
-        out.append(f'<rect x="{bx:.1f}" y="{top:.1f}" width="{slot * 0.7:.1f}" height="{y + h - top:.1f}" '
+        out.append(f'<rect x="{bx:.1f}" y="{top:.1f}" width="{bw:.1f}" height="{y + h - top:.1f}" '
                    f'fill="{fill}"><title>{escape(l.name)}: {escape(num_str(v))}</title></rect>')
         lx, ly = x + (i + 0.5) * slot, y + h + 12
         out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="end" '
