@@ -59,6 +59,7 @@ class Layer:
     shape: tuple[int, int]
     norms: list[float]  # Frobenius norm of ∂out/∂value, one per point
     step: int | None = None  # its time step (the numeric suffix) when it belongs to the series
+    overflow: int = 0  # points where the forward value itself is Inf or NaN
 
     @property
     def norm(self) -> float:
@@ -307,10 +308,11 @@ def _norms(items: list[tuple[str, Expr]], cts: Mapping[int, Expr], ctxs: list[Co
     for name, e in items:
         out.append(Layer(name, (0, 0), [], steps.get(name)))
     for ctx in ctxs:
-        roots = [cts[id(e)] for _, e in items if id(e) in cts]
+        roots = [e for _, e in items] + [cts[id(e)] for _, e in items if id(e) in cts]
         memo = _evaluate_all(roots, ctx)
         for layer, (name, e) in zip(out, items):
             layer.shape = ctx.concrete(e.shape)
+            layer.overflow += int(not np.all(np.isfinite(np.asarray(memo[id(e)], dtype=float))))
             g = memo[id(cts[id(e)])] if id(e) in cts else np.zeros(layer.shape)
             layer.norms.append(_fro(g))
     return out
@@ -424,7 +426,11 @@ def _median(xs: list[float]) -> float:
 def _verdicts(r: FlowReport, steps: Mapping[str, int]) -> list[Verdict]:
     out: list[Verdict] = []
     radii = "; ".join(f"the spectral radius of {m.name} is {m.radius:.3g}" for m in r.recurrent)
-    if r.chain is not None:
+    over = next((l for l in r.layers if l.overflow), None)
+    if over is not None:  # Inf − Inf is NaN and relu′(NaN) = 0: what follows an overflow means nothing
+        out.append(Verdict("exploding", over.name, f"the forward pass overflows at {over.name} (Inf or NaN at "
+                           f"{over.overflow} of {r.points} points)" + (f"; {radii}" if radii else "")))
+    elif r.chain is not None:
         c = r.chain
         what = f"‖∂{c.last}/∂{r.series}_k‖"
         where = f"{r.series}{min(steps.values())}…{c.last}"
@@ -449,16 +455,17 @@ def _verdicts(r: FlowReport, steps: Mapping[str, int]) -> list[Verdict]:
                 out.append(Verdict("exploding", where, said))
             elif ratio < 1 / FACTOR:
                 out.append(Verdict("vanishing", where, said))
-    if not any(v.kind == "exploding" for v in out) and any(math.isinf(l.norm) for l in r.layers):
-        bad = next(l for l in r.layers if math.isinf(l.norm))
-        out.append(Verdict("exploding", bad.name, f"the gradient reaching {bad.name} overflows (Inf or NaN)"))
-    for a in r.activations:
-        if a.saturated is not None and a.saturated >= SHARE:
-            out.append(Verdict("saturated", a.at, f"{a.saturated:.0%} of the {a.function} units at {a.at} have "
-                               f"f′ < {SATURATED_FPRIME:g}: the gradient stops there"))
-        if a.dead is not None and a.dead >= SHARE:
-            out.append(Verdict("dead", a.at, f"{a.dead:.0%} of the relu units at {a.at} have a zero gradient "
-                               f"at every point (dead ReLUs)"))
+    inf = next((l for l in r.layers if math.isinf(l.norm)), None)
+    if inf is not None and not any(v.kind == "exploding" for v in out):
+        out.append(Verdict("exploding", inf.name, f"the gradient reaching {inf.name} overflows (Inf or NaN)"))
+    for kind, what in (("saturated", f"with f′ < {SATURATED_FPRIME:g}, where the gradient stops (saturated)"),
+                       ("dead", "with a zero gradient at every point (dead ReLUs)")):
+        sites = [(a, a.saturated if kind == "saturated" else a.dead) for a in r.activations]
+        bad = [(a, x) for a, x in sites if x is not None and x >= SHARE]
+        if bad:
+            at = ", ".join(f"{x:.0%} at {a.at}" for a, x in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+            fns = "/".join(sorted({a.function for a, _ in bad}))
+            out.append(Verdict(kind, ", ".join(a.at for a, _ in bad), f"{fns} units {what}: {at}"))
     return out
 
 
