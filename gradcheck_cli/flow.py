@@ -343,25 +343,37 @@ def _chain(series: list[tuple[str, Expr]], steps: Mapping[str, int], ctxs: list[
     seed = alg.var("__flow_seed__", last.shape)
     earlier = series[:-1]
     bw = backward(last, [e for _, e in earlier], seed)
+    roots = [bw.cotangents[id(e)] for _, e in earlier if id(e) in bw.cotangents]
     norms: list[list[float]] = [[] for _ in earlier]
     for ctx in ctxs:
-        base = _evaluate_all([last], ctx)
         n = ctx.concrete(last.shape)[0]
-        rows: list[list[np.ndarray]] = [[] for _ in earlier]
-        for i in range(n):
-            ctx.values["__flow_seed__"] = np.eye(n)[:, i:i + 1]
-            memo = _evaluate_all([bw.cotangents[id(e)] for _, e in earlier if id(e) in bw.cotangents], ctx,
-                                 {k: v for k, v in base.items()})
-            for j, (_, e) in enumerate(earlier):
-                g = memo[id(bw.cotangents[id(e)])] if id(e) in bw.cotangents else np.zeros(ctx.concrete(e.shape))
-                rows[j].append(np.asarray(g, dtype=float).reshape(-1))
-        del ctx.values["__flow_seed__"]
-        for j, r in enumerate(rows):
-            jac = np.array(r)
+        try:  # every unit vector at once: the numpy rules take stacks (k, r, c)
+            jacs = _jacobians(earlier, bw.cotangents, roots, ctx, np.eye(n).reshape(n, n, 1))
+        except (ValueError, IndexError, TypeError):  # an op without stacks: one unit vector at a time
+            parts = [_jacobians(earlier, bw.cotangents, roots, ctx, np.eye(n)[:, i:i + 1]) for i in range(n)]
+            jacs = [np.concatenate([p[j] for p in parts]) for j in range(len(earlier))]
+        finally:
+            ctx.values.pop("__flow_seed__", None)
+        for j, jac in enumerate(jacs):
             norms[j].append(float(np.linalg.norm(jac, 2)) if np.all(np.isfinite(jac)) else math.inf)
     t_last = steps[last_name]
     distances = [t_last - steps[n] for n, _ in earlier]
     return Chain(last_name, distances, [n for n, _ in earlier], norms, *_fit(distances, norms))
+
+
+def _jacobians(earlier: list[tuple[str, Expr]], cts: Mapping[int, Expr], roots: list[Expr], ctx: Context,
+               seeds: np.ndarray) -> list[np.ndarray]:
+    """Rows of ∂h_T/∂h_k for every earlier k: the backward pass from h_T evaluated with the seed
+    cotangent set to each unit vector in `seeds` (a stack (k, H, 1), or one H×1 vector)."""
+    k = seeds.shape[0] if seeds.ndim == 3 else 1
+    ctx.values["__flow_seed__"] = seeds
+    memo = _evaluate_all(roots, ctx)
+    out = []
+    for _, e in earlier:
+        shape = ctx.concrete(e.shape)
+        g = np.asarray(memo[id(cts[id(e)])], dtype=float) if id(e) in cts else np.zeros(shape)
+        out.append(np.broadcast_to(g, (k, *shape) if g.ndim == 3 or seeds.ndim == 3 else shape).reshape(k, -1))
+    return out
 
 
 def _fit(distances: list[int], norms: list[list[float]]) -> tuple[float, float]:
