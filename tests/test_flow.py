@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from gradcheck_cli.flow import FACTOR, FlowOptions, _contexts, flow
 from gradcheck_cli.ir import load, parse
+from gradcheck_cli.numeric.evaluate import Function
 from gradcheck_cli.render.flow import BAR, render_flow_json, render_flow_svg, render_flow_text
 
 ROOT = Path(__file__).parent.parent
@@ -162,6 +163,46 @@ def test_random_rnns_match_the_jacobian_product(H: int, T: int, fn: str, scale: 
     if any(l.overflow for l in report.layers) or any(math.isinf(l.norm) for l in report.layers):
         expected = {"exploding"}
     assert kinds == expected
+
+
+SMOOTH = ("tanh", "sigmoid", "softplus", "sin", "gelu")
+
+
+@settings(max_examples=10, deadline=None)
+@given(widths=st.lists(st.integers(1, 5), min_size=2, max_size=5), data=st.data(), seed=st.integers(0, 50))
+def test_random_mlp_layer_norms_match_central_differences(widths: list[int], data: st.DataObject, seed: int) -> None:
+    """Random MLPs (depth, widths, a smooth function from the op table per layer, a named
+    pre-activation or not): the norm flow reports for every layer equals the norm of the central
+    difference of the file's own forward pass with that layer's value perturbed."""
+    fns = data.draw(st.lists(st.sampled_from(SMOOTH), min_size=len(widths) - 1, max_size=len(widths) - 1))
+    named_z = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
+    dims = ", ".join(f"n{i} = {w}" for i, w in enumerate(widths))
+    lines = ["# a random MLP", f"dims {dims}", "x : n0 const", f"u : n{len(widths) - 1}"]
+    lines += [f"W{i} : n{i} x n{i - 1}" for i in range(1, len(widths))]
+    prev = "x"
+    for i, (fn, z) in enumerate(zip(fns, named_z), start=1):
+        if z:
+            lines += [f"z{i} = W{i} {prev}", f"h{i} = {fn}(z{i})"]
+        else:
+            lines.append(f"h{i} = {fn}(W{i} {prev})")
+        prev = f"h{i}"
+    lines.append(f"s = u^T {prev}")
+    graph = parse("\n".join(lines) + "\n", "mlp.grad")
+    opts = FlowOptions(seed=seed, points=2)
+    report = flow(graph, opts)
+    assert [l.name for l in report.layers] == [n for n in graph.values if n != "s"]
+    for p, ctx in enumerate(_contexts(graph, opts, {})):
+        for layer in report.layers:
+            fun = Function(graph.output, graph.values[layer.name], ctx)
+            x0 = fun.x0
+            g = np.zeros_like(x0)
+            for i in np.ndindex(x0.shape):
+                h = 1e-6 * max(1.0, abs(x0[i]))
+                up, down = x0.copy(), x0.copy()
+                up[i] += h
+                down[i] -= h
+                g[i] = (fun.scalar(up) - fun.scalar(down)) / (2 * h)
+            assert math.isclose(layer.norms[p], float(np.linalg.norm(g)), rel_tol=1e-5, abs_tol=1e-8), layer.name
 
 
 # ---------------------------------------------------------------------------
