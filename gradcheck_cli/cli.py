@@ -362,6 +362,65 @@ def graph(
     raise typer.Exit(0)
 
 
+class FlowFormat(str, Enum):
+    text = "text"
+    json = "json"
+    svg = "svg"
+
+
+def _scales(values: Optional[List[str]]) -> dict[str, float]:
+    from .errors import UsageError
+
+    out: dict[str, float] = {}
+    for v in _split(values) or []:
+        k, _, factor = (s.strip() for s in v.partition("="))
+        try:
+            out[k] = float(factor)
+        except ValueError:
+            raise UsageError(f"--scale expects NAME=FACTOR (like W_hh=3), got {v!r}") from None
+    return out
+
+
+@app.command()
+def flow(
+    file: Path = typer.Argument(..., help="The .grad file."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random points (as verify samples them)."),
+    points: int = typer.Option(16, "--points", "--trials", min=1, help="Random points to measure at."),
+    scale: Optional[List[str]] = typer.Option(None, "--scale", help="Multiply a variable at sampling: W_hh=3 (repeatable)."),
+    bind: Optional[List[str]] = typer.Option(None, "--bind", help="Bind a generic function: f=tanh (default tanh)."),
+    fail_on: Optional[List[str]] = typer.Option(None, "--fail-on", help="Exit 1 if one fires: vanishing,exploding,dead,saturated."),
+    fmt: FlowFormat = typer.Option(FlowFormat.text, "--format", help="text (a bar chart), json, or svg (a plot)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (the terminal keeps the text)."),
+) -> None:
+    """Gradient flow: the gradient's norm at each layer or time step, and vanishing, exploding, saturated, dead."""
+    code = 0
+    with _guard():
+        from .errors import UsageError
+        from .flow import VERDICTS, FlowOptions
+        from .flow import flow as run_flow
+        from .ir import load
+        from .render.flow import print_flow_rich, render_flow_json, render_flow_svg, render_flow_text
+
+        kinds = _split(fail_on) or []
+        for k in kinds:
+            if k not in VERDICTS:
+                raise UsageError(f"--fail-on {k}: not a verdict", hint=f"choose from {','.join(VERDICTS)}")
+        report = run_flow(load(str(file), seed=seed), FlowOptions(seed=seed, points=points, scales=_scales(scale),
+                                                                  bind=_bindings(bind)))
+        text = render_flow_text(report)
+        if fmt != FlowFormat.text:
+            _emit(render_flow_json(report) if fmt == FlowFormat.json else render_flow_svg(report), output, True)
+        elif output is not None:
+            _emit(text, output, True)
+        if fmt == FlowFormat.text or output is not None:
+            if _use_color():
+                print_flow_rich(text)
+            else:
+                _emit(text, None, True)
+        code = 1 if report.fired(kinds) else 0
+    raise typer.Exit(code)
+
+
 @app.command()
 def run(
     config: Optional[Path] = typer.Argument(None, help="gradcheck.toml or pyproject.toml (default: ./gradcheck.toml, else ./pyproject.toml)."),

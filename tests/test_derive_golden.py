@@ -165,6 +165,11 @@ EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "rnn": ("∂s/∂W = delta3 h2ᵀ + delta2 h1ᵀ + delta1 h0ᵀ", "∂s/∂U = delta3 x3ᵀ + delta2 x2ᵀ + delta1 x1ᵀ"),
     "softmax_xent": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂b = δ", "∂J/∂x = Wᵀ δ", "= [pᵀ − yᵀ] · [W] = (pᵀ − yᵀ) W"),
     "two_layer": ("∂J/∂W1 = δ xᵀ", "∂J/∂W2 = delta2 hᵀ", "∂J/∂b2 = delta2", "∂J/∂b2 = pᵀ − yᵀ"),
+    # the Jacobian chain its comments promise, one diag(relu′(W_hh h_{t−1})) W_hh per step, and the
+    # last term of the BPTT sum ∂s/∂W_hh = Σ_t δ_t h_{t−1}ᵀ (δ_40 = relu′(W_hh h39): ∂s/∂h40 is 𝟏)
+    "flow_relu_rnn": ("∂s/∂W_hh = relu′(W_hh h39) h39ᵀ + ", "∂s/∂h0 = ∂s/∂h40 · ∂h40/∂h39 · ∂h39/∂h38 · ",
+                      "[diag(relu′(W_hh h39)) W_hh] · [diag(relu′(W_hh h38)) W_hh] · ",
+                      "· [diag(relu′(W_hh h1)) W_hh] · [diag(relu′(W_hh h0)) W_hh] = "),
     "window_ner": ("δ₁ = Wᵀ delta", "∂s/∂x1 = δ₁[0:d]", "∂s/∂x5 = δ₁[4d:5d]", "∂s/∂W = delta xᵀ"),
 }
 
