@@ -51,7 +51,12 @@ def var(name: str, shape: Shape, qualifiers: tuple[str, ...] = ()) -> Expr:
     return make("var", (), (("name", name), ("qualifiers", tuple(sorted(qualifiers)))), shape)
 
 
-def const(value: Any) -> Expr:
+WRITTEN: dict[Any, str] = {}  # a decimal the file wrote (1e-5), printed as written: sympy would say 1/100000
+
+
+def const(value: Any, written: str | None = None) -> Expr:
+    if written is not None and not sp.sympify(value).is_Integer:
+        WRITTEN.setdefault(sp.sympify(value), written)
     return make("const", (), (("value", sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)),), SCALAR)
 
 
@@ -191,6 +196,11 @@ def _copied_column(t: Expr) -> bool:
 
 
 _FORWARD: set[int] = set()
+NAMED: set[int] = set()  # the file's assigned values (ir.py adds them): transposes of these keep the name
+
+
+def _named_value(e: Expr) -> bool:
+    return id(e) in NAMED
 
 
 def _remember(e: Expr) -> Expr:
@@ -358,7 +368,7 @@ def T(a: Expr) -> Expr:
         return a.args[0]
     if _lit():
         return _build("T", (a,))
-    if has_qualifier(a, "symmetric") or has_qualifier(a, "spd"):
+    if has_qualifier(a, "symmetric") or has_qualifier(a, "spd") or symmetric_form(a):
         return a
     if op in ("eye", "diag"):
         return a
@@ -372,15 +382,49 @@ def T(a: Expr) -> Expr:
         return neg(T(a.args[0]))
     if op == "mul" and is_const(a.args[0]):
         return mul(a.args[0], T(a.args[1]))
+    if op == "div" and id(a) in _FORWARD and _named_value(a):  # the file's h = relu(z) ∘ m / p: hᵀ, by name
+        return _build("T", (a,))
     if op == "div" and is_scalar(a.args[1].shape):
         return div(T(a.args[0]), a.args[1])
+    if op == "div" and _same(a.args[0].shape, a.args[1].shape):  # (Y / P)ᵀ = Yᵀ / Pᵀ, entry by entry
+        return div(T(a.args[0]), T(a.args[1]))
     if op == "mul" and is_scalar(a.args[0].shape):
         return mul(a.args[0], T(a.args[1]))
     if op == "mul" and is_scalar(a.args[1].shape):
         return mul(T(a.args[0]), a.args[1])
     if op == "inv" and (has_qualifier(a.args[0], "symmetric") or has_qualifier(a.args[0], "spd")):
         return a
+    if op == "mul" and id(a) not in NAMED and all(_transposes_away(x) for x in a.args):
+        return mul(T(a.args[0]), T(a.args[1]))  # (Pᵀ ∘ s)ᵀ = P ∘ sᵀ: ∘ commutes with ᵀ, broadcasting too
+    if op == "sum" and a.param("axis") is not None and id(a) not in NAMED and _transposes_away(a.args[0]):
+        return sum_(T(a.args[0]), 1 - a.param("axis"))  # sum(Yᵀ, axis=0)ᵀ = sum(Y, axis=1)
     return _build("T", (a,))
+
+
+def _transposes_away(x: Expr) -> bool:
+    """xᵀ is no longer than x: x is a transpose, a scalar, or the inside of a file's A = Bᵀ."""
+    if x.op == "T" or is_scalar(x.shape):
+        return True
+    if x.op == "sum" and x.param("axis") is not None:
+        return _transposes_away(x.args[0])
+    return id(make("T", (x,), (), (x.shape[1], x.shape[0]))) in NAMED
+
+
+def symmetric_form(a: Expr) -> bool:
+    """Symmetric by how it is built (Xᵀ X, X Xᵀ − I, (Xᵀ X)⁻¹): (Xᵀ X − I)ᵀ is Xᵀ X − I."""
+    op = a.op
+    if op in ("eye", "diag") or has_qualifier(a, "symmetric") or has_qualifier(a, "spd"):
+        return True
+    if op == "matmul":
+        p, q = a.args
+        return (p.op == "T" and p.args[0] is q) or (q.op == "T" and q.args[0] is p)
+    if op in ("add",) and a.args[0].shape == a.args[1].shape:
+        return all(symmetric_form(x) for x in a.args)
+    if op in ("neg", "inv"):
+        return symmetric_form(a.args[0])
+    if op == "mul" and is_scalar(a.args[0].shape):
+        return symmetric_form(a.args[1])
+    return False
 
 
 def pow_(a: Expr, k: Any) -> Expr:
@@ -431,6 +475,10 @@ def fn_derivative(out: Expr) -> Expr:
             return add(one, pow_(out, 2))
         if name == "softplus":
             return fn("sigmoid", z)
+        if name == "abs":
+            return fn("sign", z)  # L1's gradient reads λ sign(W)
+        if name == "sign":
+            return zeros(*z.shape) if not is_scalar(z.shape) else const(0)
     return fn(name, z, order + 1, alpha)
 
 

@@ -97,6 +97,8 @@ register(Elementwise("exp", sp.exp, np.exp, doc="exp′ = exp"))
 register(Elementwise("log", sp.log, np.log, domain=(0.0, np.inf), doc="log′ = 1/t (t > 0)"))
 register(Elementwise("sqrt", sp.sqrt, np.sqrt, domain=(0.0, np.inf), doc="sqrt′ = 1/(2√t) (t > 0)"))
 register(Elementwise("abs", sp.Abs, _abs_np, analytic=False, kinks=(0.0,), doc="|t|; abs′ = sign(t)"))
+register(Elementwise("sign", sp.sign, np.sign, analytic=False, kinks=(0.0,),
+                     doc="sign(t) = abs′(t) (L1's gradient); sign′ = 0 away from 0"))
 register(Elementwise("sin", sp.sin, np.sin, doc="sin′ = cos"))
 register(Elementwise("cos", sp.cos, np.cos, doc="cos′ = −sin"))
 register(Elementwise("tan", sp.tan, np.tan, domain=(-1.2, 1.2), doc="tan′ = 1 + tan²"))

@@ -285,6 +285,7 @@ class Lowering:
         self._note_uses(s.value)
         e = self.expr(s.value)
         self.values[name] = e
+        alg.NAMED.add(id(e))
         self.value_spans[name] = s.span
         self.env.names.setdefault(id(e), name)
 
@@ -367,7 +368,7 @@ class Lowering:
 
     def _expr(self, node: ast.Node) -> Expr:
         if isinstance(node, ast.Num):
-            return alg.const(sp.nsimplify(node.text) if "e" not in node.text.lower() else sp.Float(node.value))
+            return alg.const(_decimal(node.text), written=node.text)
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.BinOp):
@@ -578,3 +579,11 @@ def pp_graph(g: Graph) -> str:
 
 def _param_str(v: Any) -> str:
     return str(v) if not isinstance(v, str) else v
+
+
+def _decimal(text: str) -> sp.Rational:
+    """The number the file wrote, exactly (1e-5 is 1/100000, not a 15-digit float)."""
+    try:
+        return sp.Rational(text)
+    except (TypeError, ValueError):
+        return sp.nsimplify(float(text))

@@ -91,6 +91,9 @@ class Printer:
         return self.go(e)[0]
 
     def name(self, n: str, e: Expr) -> str:
+        if n.endswith("ᵀ") and len(n) > 1:  # the transpose of a file's value, by its name (derive.names)
+            base = self.name(n[:-1], e)
+            return {"dsl": f"{base}^T", "text": n, "latex": f"{{{base}}}^\\top"}[self.style]
         return latex_symbol(n, e.shape) if self.style == "latex" else n
 
     def wrap(self, e: Expr, need: int) -> str:
@@ -133,6 +136,9 @@ class Printer:
 
     def p_const(self, e: Expr) -> tuple[str, int]:
         v = sp.sympify(e.param("value"))
+        from .algebra import WRITTEN
+        if v in WRITTEN and self.style != "latex":  # as the file wrote it: 1e-5, 0.5
+            return WRITTEN[v], ATOM
         if v.is_Rational and not v.is_Integer and (abs(v.q) > 1000 or abs(v.p) > 1000):
             # a decimal from the file (an ε of 0.00001) reads as the file wrote it, not as 1/100000
             v = sp.Float(float(v), 15)
@@ -142,8 +148,8 @@ class Printer:
             s = sp.latex(v)
         else:
             s = sp.sstr(v)
-            if self.style == "text":
-                s = s.replace("**", "^").replace("*", "·")
+            if self.style == "text":  # one minus sign in text: −1/N like the − of a difference
+                s = s.replace("**", "^").replace("*", "·").replace("-", "−")
         if v.is_Integer or v.is_Symbol or (v.is_Float and v >= 0):
             return s, (UNARY if v < 0 else ATOM) if v.is_number else ATOM
         if v.is_Float:

@@ -1,0 +1,330 @@
+"""Scalar and elementwise algebra through sympy: the coefficients a careful person simplifies.
+
+The matrix rules in algebra.py never look inside a product of scalars, so L2's
+penalty used to come out as `2 ((lam / 2) ‖W‖ / ‖W‖) W` and batch norm's δ
+divided by `sqrt(v + ε)` three times. Here every maximal region of a gradient
+built from elementwise ops only (`∘` with broadcasting, `/`, `+`, `−`, powers,
+`sqrt`, constants, `𝟏`) is a commutative algebra: it goes to sympy with each
+other node as an opaque symbol, sympy collects and cancels (`(lam/2)·2 = lam`,
+`‖W‖/‖W‖ = 1`, `(v+ε)^(-1/2)³`, `w∘hc − w∘h = w∘(hc − h)`), the file's own
+elementwise definitions are substituted back (`istd` for `1/sqrt(v + 1e-5)`),
+and the result replaces the region only if it is smaller and has the same
+shape. A few patterns sympy has no name for follow: `eˣ/(1 + eˣ) = σ(x)`,
+`A (s I) = s A`, and, in a sum, like terms with scalar coefficients
+(`σ(a) x − t x = (σ(a) − t) x`).
+
+derive.backward runs every cotangent through `tidy`; the results are memoised
+per node (nodes are hash-consed), so each node is looked at once.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
+
+import sympy as sp
+
+from . import algebra as alg
+from .expr import Expr
+from .shapes import is_scalar
+
+_REGION = {"mul", "div", "pow", "neg", "add", "const", "ones"}
+_CTX: list["_Context"] = []
+
+
+class _Context:
+    def __init__(self, names: Mapping[int, str], nodes: Mapping[str, Expr]):
+        self.names = dict(names)  # the file's named values: atoms, and what to substitute back
+        self.memo: dict[int, Expr] = {}
+        self.defs: list[tuple[Any, Any]] | None = None
+        self.nodes = nodes
+        self.sym: dict[int, sp.Symbol] = {}  # one symbol per node for the whole derivation
+        self.node: dict[sp.Symbol, Expr] = {}
+
+
+@contextmanager
+def context(names: Mapping[int, str], nodes: Mapping[str, Expr]) -> Iterator[None]:
+    """Tidy with the file's names (graph.names()) known: they are atoms and they are reused."""
+    _CTX.append(_Context(names, nodes))
+    try:
+        yield
+    finally:
+        _CTX.pop()
+
+
+def tidy(e: Expr) -> Expr:
+    """e with its elementwise regions simplified; e itself when nothing got shorter."""
+    if not _CTX:
+        return e
+    ctx = _CTX[-1]
+    hit = ctx.memo.get(id(e))
+    if hit is not None:
+        return hit
+    out = _tidy(e, ctx)
+    ctx.memo[id(e)] = out
+    ctx.memo[id(out)] = out
+    return out
+
+
+def _tidy(e: Expr, ctx: _Context) -> Expr:
+    if not e.args or id(e) in ctx.names:
+        return e
+    args = tuple(tidy(a) for a in e.args)
+    if any(x is not y for x, y in zip(args, e.args)):
+        e = _rebuild(e, args)
+    e = _patterns(e)
+    if e.op in _REGION and not id(e) in ctx.names:
+        e = _simplify_region(e, ctx)
+    return e
+
+
+def _rebuild(e: Expr, args: tuple[Expr, ...]) -> Expr:
+    """The same op on new arguments, through the smart constructors."""
+    op = e.op
+    if op == "add":
+        return alg.add(*args)
+    if op == "mul":
+        return alg.mul(*args)
+    if op == "div":
+        return alg.div(*args)
+    if op == "neg":
+        return alg.neg(args[0])
+    if op == "matmul":
+        return alg.matmul(*args)
+    if op == "T":
+        return alg.T(args[0])
+    if op == "pow":
+        return alg.pow_(args[0], e.param("k"))
+    if op == "sum":
+        return alg.sum_(args[0], e.param("axis"))
+    if op == "fn":
+        return alg.fn(e.param("name"), args[0], e.param("order"), e.param("alpha"))
+    if op == "diag":
+        return alg.diag(args[0])
+    return alg._build(op, args, **dict(e.params))
+
+
+def _patterns(e: Expr) -> Expr:
+    """What sympy has no name for: σ, A (s I), s-weighted like terms."""
+    if e.op == "div":
+        num, den = e.args
+        if _is_exp(num) and den.op == "add":  # eˣ / (1 + eˣ) = σ(x)
+            a, b = den.args
+            if (alg.is_const(a, 1) and b is num) or (alg.is_const(b, 1) and a is num):
+                return alg.fn("sigmoid", num.args[0])
+    if e.op == "matmul":
+        a, b = e.args
+        for s, m, left in ((b, a, False), (a, b, True)):  # A (s I) = s A
+            if s.op == "mul" and is_scalar(s.args[0].shape) and s.args[1].op == "eye":
+                return alg.mul(s.args[0], m)
+    if e.op == "add" and not is_scalar(e.shape):
+        return _weighted_like_terms(e)
+    return e
+
+
+def _is_exp(e: Expr) -> bool:
+    return e.op == "fn" and e.param("name") == "exp" and e.param("order") == 0
+
+
+def _weighted_like_terms(e: Expr) -> Expr:
+    """s₁ x + s₂ x = (s₁ + s₂) x for scalar s (the matrix rules only merge numbers)."""
+    terms = _flat_terms(e)
+    if len(terms) < 2:
+        return e
+    groups: dict[int, list[tuple[Expr, Expr]]] = {}
+    for s, core in terms:
+        groups.setdefault(id(core), []).append((s, core))
+    if all(len(g) < 2 for g in groups.values()):
+        return e
+    out: Expr | None = None
+    for g in groups.values():
+        coef = g[0][0]
+        for s, _ in g[1:]:
+            coef = alg.add(coef, s)
+        term = alg.mul(coef, g[0][1])
+        out = term if out is None else alg.add(out, term)
+    assert out is not None
+    return out if out.shape == e.shape and _tree_size(out) < _tree_size(e) else e
+
+
+def _tree_size(e: Expr, cap: int = 200) -> int:
+    """Nodes as printed, counted up to `cap` (a deep shared DAG is not unfolded)."""
+    n, stack = 0, [e]
+    while stack and n < cap:
+        x = stack.pop()
+        n += 1
+        stack.extend(x.args)
+    return n
+
+
+def _flat_terms(e: Expr) -> list[tuple[Expr, Expr]]:
+    if e.op == "add" and id(e) not in alg._FORWARD and e.args[0].shape == e.args[1].shape:
+        return _flat_terms(e.args[0]) + _flat_terms(e.args[1])
+    if e.op == "neg":
+        return [(alg.neg(s), c) for s, c in _flat_terms(e.args[0])] if e.args[0].op != "add" else [(alg.const(-1), e.args[0])]
+    if e.op == "mul" and is_scalar(e.args[0].shape) and not is_scalar(e.args[1].shape):
+        return [(e.args[0], e.args[1])]
+    return [(alg.const(1), e)]
+
+
+# --------------------------------------------------------------------------
+# elementwise regions ↔ sympy
+
+
+class _Sym:
+    """One translation: nodes ↔ symbols, numbered in order of appearance (sympy orders by name)."""
+
+    def __init__(self, ctx: _Context):
+        self.ctx = ctx
+        self.sym, self.node = ctx.sym, ctx.node
+        self.ops = 0  # algebra nodes seen: nothing to gain from a region of one
+
+    def atom(self, e: Expr) -> sp.Symbol:
+        s = self.sym.get(id(e))
+        if s is None:
+            s = sp.Symbol(f"x{len(self.sym):04d}")
+            self.sym[id(e)] = s
+            self.node[s] = e
+        return s
+
+    def to(self, e: Expr, top: bool = False) -> Any:
+        if id(e) in self.ctx.names and not top:
+            return self.atom(e)
+        op = e.op
+        if op == "const":
+            return sp.sympify(e.param("value"))
+        if op == "ones":
+            return sp.Integer(1)
+        if op in ("mul", "div", "add", "neg", "pow") and not (op == "add" and id(e) in alg._FORWARD and not top):
+            self.ops += 1
+            xs = [self.to(a) for a in e.args]
+            if op == "mul":
+                return xs[0] * xs[1]
+            if op == "div":
+                return xs[0] / xs[1]
+            if op == "add":
+                return xs[0] + xs[1]
+            if op == "neg":
+                return -xs[0]
+            return xs[0] ** sp.sympify(e.param("k"))
+        if op == "fn" and e.param("name") == "sqrt" and e.param("order") == 0:
+            self.ops += 1
+            return sp.sqrt(self.to(e.args[0]))
+        return self.atom(e)
+
+    def back(self, x: Any) -> Expr:
+        if x in self.node:
+            return self.node[x]
+        if x.is_Number or not any(s in self.node for s in x.free_symbols):
+            return alg.const(x)  # a number, or one made of sizes: 1/N, 2 B
+        if x.is_Add:
+            terms = [self.back(t) for t in _ordered(x.args)]
+            out = terms[0]
+            for t in terms[1:]:
+                out = alg.add(out, t)
+            return out
+        if x.is_Mul or x.is_Pow:
+            coef, factors = x.as_coeff_mul() if x.is_Mul else (sp.Integer(1), (x,))
+            num: Expr | None = None
+            den: Expr | None = None
+            for f in factors:
+                b, k = f.as_base_exp()
+                if k.is_number and k < 0:
+                    part = self._power(b, -k)
+                    den = part if den is None else alg.mul(den, part)
+                else:
+                    part = self._power(b, k)
+                    num = part if num is None else alg.mul(num, part)
+            if num is None:
+                num = alg.const(1)
+            out = num if den is None else alg.div(num, den)
+            return alg.scale(coef, out) if coef != 1 else out
+        raise _Untranslatable(str(x))
+
+    def _power(self, b: Any, k: Any) -> Expr:
+        base = self.back(b)
+        if k == 1:
+            return base
+        k = sp.sympify(k)
+        if k.is_Rational and k.q == 2:
+            return alg.pow_(alg.fn("sqrt", base), k.p)
+        return alg.pow_(base, k)
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def _ordered(args: tuple[Any, ...]) -> list[Any]:
+    """Terms in order of first appearance of their symbols, positive ones first."""
+    def key(t: Any) -> tuple[bool, str]:
+        names = sorted(s.name for s in t.free_symbols) or ["~"]
+        return (t.could_extract_minus_sign(), names[0])
+    return sorted(args, key=key)
+
+
+def _simplify_region(e: Expr, ctx: _Context) -> Expr:
+    tr = _Sym(ctx)
+    try:
+        x = tr.to(e, top=True)
+    except (TypeError, ValueError):
+        return e
+    if tr.ops < 2 and not any(a.op == "ones" for a in e.args):
+        return e
+    x = _substitute_names(x, tr, ctx)
+    best = e
+    for cand in _candidates(x):
+        try:
+            out = tr.back(cand)
+        except _Untranslatable:
+            continue
+        if out.shape == e.shape and _printed_size(out, ctx) < _printed_size(best, ctx):
+            best = out
+    return best
+
+
+def _printed_size(e: Expr, ctx: _Context) -> int:
+    """Nodes as printed (a shared w ∘ u counts twice), other ops' nodes as one: the reader's measure."""
+    if e.op not in _REGION or id(e) in ctx.names or (e.op == "add" and id(e) in alg._FORWARD):
+        return 1
+    return 1 + sum(_printed_size(a, ctx) for a in e.args)
+
+
+def _candidates(x: Any) -> list[Any]:
+    out = [x]
+    try:
+        out.append(sp.factor_terms(x))
+        fractions = any(p.exp.is_number and p.exp < 0 for p in x.atoms(sp.Pow))
+        if fractions and x.count_ops() < 60:  # only a quotient is worth cancelling: r ∘ (1 − r) stays
+            out.append(sp.powsimp(sp.cancel(x)))
+    except (sp.PolynomialError, TypeError, ValueError):
+        pass
+    return out
+
+
+def _substitute_names(x: Any, tr: _Sym, ctx: _Context) -> Any:
+    """The file's elementwise definitions put back by name: 1/sqrt(v + ε) → istd."""
+    if ctx.defs is None:
+        ctx.defs = []
+        for node in ctx.nodes.values():
+            if node.op not in _REGION or node.op == "const" or id(node) not in ctx.names:
+                continue
+            try:
+                d = _Sym(ctx).to(node, top=True)
+            except (TypeError, ValueError):
+                continue
+            if not (d.is_Symbol or d.is_Number):
+                ctx.defs.append((d, tr.atom(node)))
+    free = x.free_symbols
+    for d, s in ctx.defs:
+        if not d.free_symbols <= free:
+            continue
+        try:
+            y = x.subs(d, s)
+            if y == x and d.is_Pow:  # 1/sqrt(a) named: a^(-3/2) = istd³, and sqrt(a)⁻¹ likewise
+                y = x.subs(1 / d, 1 / s)
+        except (TypeError, ValueError):
+            continue
+        if y != x:
+            x, free = y, y.free_symbols
+    return x
