@@ -189,6 +189,12 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
     return out
 
 
+def _copied_row(t: Expr) -> bool:
+    """𝟏 r: a row copied down the rows, which broadcasting writes as plain r."""
+    return t.op == "matmul" and t.args[0].op == "ones" and t.args[1].shape[0].is_one \
+        and not t.args[1].shape[1].is_one and t.args[0].shape[1].is_one
+
+
 def _copied_column(t: Expr) -> bool:
     """v 𝟏ᵀ: a column copied over the columns, which broadcasting writes as plain v."""
     return t.op == "matmul" and t.args[1].op == "ones" and t.args[0].shape[1].is_one \
@@ -285,6 +291,8 @@ def mul(a: Expr, b: Expr) -> Expr:
     for p, q in ((a, b), (b, a)):
         if _copied_column(p) and _same(p.shape, q.shape):
             return mul(p.args[0], q) if p is a else mul(q, p.args[0])
+        if _copied_row(p) and _same(p.shape, q.shape):
+            return mul(p.args[1], q) if p is a else mul(q, p.args[1])
     # ones ∘ x = x (same shape)
     if a.op == "ones" and _same(a.shape, b.shape):
         return b

@@ -36,6 +36,7 @@ class _Context:
     def __init__(self, names: Mapping[int, str], nodes: Mapping[str, Expr]):
         self.names = dict(names)  # the file's named values: atoms, and what to substitute back
         self.memo: dict[int, Expr] = {}
+        self.active: set[int] = set()
         self.defs: list[tuple[Any, Any]] | None = None
         self.nodes = nodes
         self.sym: dict[int, sp.Symbol] = {}  # one symbol per node for the whole derivation
@@ -60,7 +61,13 @@ def tidy(e: Expr) -> Expr:
     hit = ctx.memo.get(id(e))
     if hit is not None:
         return hit
-    out = _tidy(e, ctx)
+    if id(e) in ctx.active:  # a rewrite of e asked for e again: e as it is
+        return e
+    ctx.active.add(id(e))
+    try:
+        out = _tidy(e, ctx)
+    finally:
+        ctx.active.discard(id(e))
     ctx.memo[id(e)] = out
     ctx.memo[id(out)] = out
     return out
@@ -119,7 +126,83 @@ def _patterns(e: Expr) -> Expr:
                 return alg.mul(s.args[0], m)
     if e.op == "add" and not is_scalar(e.shape):
         return _weighted_like_terms(e)
+    if e.op == "sum" and e.param("axis") is not None:
+        return _sum_by_linearity(e)
     return e
+
+
+def _sum_by_linearity(e: Expr) -> Expr:
+    """sum(δ, axis) term by term, when that is shorter: a factor constant along the axis comes out,
+    a column broadcast over B columns sums to B times it, and a centred X − mean(X) sums to 0
+    (batch norm's sum(Xhat) = 0, which turns δ − sum(δ)/B into the CS231n closed form)."""
+    axis = e.param("axis")
+    try:
+        out = _linear(e.args[0], axis, (e.args[0].shape[axis], e.shape), depth=0)
+    except _NotLinear:
+        return e
+    out = tidy(out)
+    return out if out.shape == e.shape and _tree_size(out) < _tree_size(e) else e
+
+
+class _NotLinear(Exception):
+    pass
+
+
+def _along(x: Expr, axis: int) -> Expr | None:
+    """x without the copies when it is constant along the axis: an n×1 for axis=1 (or v 𝟏ᵀ), a 1×m
+    for axis=0 (or 𝟏 r, layer norm's row copied down the rows), a scalar; else None."""
+    if is_scalar(x.shape) or x.shape[axis].is_one:
+        return x
+    if x.op == "matmul":
+        p, q = x.args
+        if axis == 0 and p.op == "ones" and p.shape[1].is_one:
+            return q
+        if axis == 1 and q.op == "ones" and q.shape[0].is_one:
+            return p
+    return None
+
+
+def _linear(a: Expr, axis: int, shape: Any, depth: int) -> Expr:
+    """sum(a, axis) distributed over a's terms; `shape` is (the summed size, the result's shape)."""
+    if depth > 12:
+        raise _NotLinear
+    c = _along(a, axis)
+    if c is not None:  # a broadcast column summed over B columns: B a
+        return alg.mul(alg.const(alg.dim_symbol(shape[0])), c)
+    if _centred(a, axis):
+        return alg.zeros(*shape[1])
+    op = a.op
+    if op == "add":
+        return alg.add(_linear(a.args[0], axis, shape, depth + 1), _linear(a.args[1], axis, shape, depth + 1))
+    if op == "neg":
+        return alg.neg(_linear(a.args[0], axis, shape, depth + 1))
+    if op == "mul":
+        x, y = a.args
+        cx, cy = _along(x, axis), _along(y, axis)
+        if cx is not None:
+            return alg.mul(cx, _linear(y, axis, shape, depth + 1))
+        if cy is not None:
+            return alg.mul(_linear(x, axis, shape, depth + 1), cy)
+    if op == "div":
+        c = _along(a.args[1], axis)
+        if c is not None:
+            return alg.div(_linear(a.args[0], axis, shape, depth + 1), c)
+    return alg.sum_(a, axis)
+
+
+def _centred(a: Expr, axis: int) -> bool:
+    """a = X − sum(X, axis) / n, the file's Xc = X − mean(X): its sum over that axis is 0."""
+    if a.op != "add" or a.args[1].op != "neg":
+        return False
+    x, m = a.args[0], a.args[1].args[0]
+    if m.op == "div" and alg.is_const(m.args[1]):
+        s, n = m.args[0], alg.const_value(m.args[1])
+    elif m.op == "mul" and alg.is_const(m.args[0]):
+        s, n = m.args[1], 1 / alg.const_value(m.args[0])
+    else:
+        return False
+    return s.op == "sum" and s.param("axis") == axis and s.args[0] is x \
+        and sp.simplify(n - alg.dim_symbol(x.shape[axis])) == 0
 
 
 def _is_exp(e: Expr) -> bool:
@@ -207,6 +290,9 @@ class _Sym:
             if op == "neg":
                 return -xs[0]
             return xs[0] ** sp.sympify(e.param("k"))
+        if not top and (alg._copied_row(e) or alg._copied_column(e)):  # 𝟏 r is r, broadcast, in ∘ and +
+            self.ops += 1
+            return self.to(e.args[1] if alg._copied_row(e) else e.args[0])
         if op == "fn" and e.param("name") == "sqrt" and e.param("order") == 0:
             self.ops += 1
             return sp.sqrt(self.to(e.args[0]))
@@ -280,13 +366,15 @@ def _simplify_region(e: Expr, ctx: _Context) -> Expr:
             continue
         if out.shape == e.shape and _printed_size(out, ctx) < _printed_size(best, ctx):
             best = out
-    return best
+    return best if best is e else tidy(best)  # the rebuilt products may hold new regions (𝟏 (s / sqrt(v)))
 
 
 def _printed_size(e: Expr, ctx: _Context) -> int:
     """Nodes as printed (a shared w ∘ u counts twice), other ops' nodes as one: the reader's measure."""
-    if e.op not in _REGION or id(e) in ctx.names or (e.op == "add" and id(e) in alg._FORWARD):
+    if id(e) in ctx.names:
         return 1
+    if e.op not in _REGION or (e.op == "add" and id(e) in alg._FORWARD):
+        return _tree_size(e, 50)  # an unnamed sqrt(v + 1e-5) is longer than the file's istd
     return 1 + sum(_printed_size(a, ctx) for a in e.args)
 
 

@@ -50,7 +50,8 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "shared_weights_rnn": ("δ₂ = u ∘ (1 − h2²)", "δ₁ = (Wᵀ δ₂) ∘ (1 − h1²)", "∂s/∂W = δ₂ h1ᵀ + δ₁ h0ᵀ",
                            "∂s/∂U = δ₂ x2ᵀ + δ₁ x1ᵀ"),
     "max_routes": ("∂s/∂a = u ∘ relu′(a − c)", "∂s/∂c = u ∘ relu′(c − a)", "∂s/∂u = m"),
-    "batchnorm_train": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)",
+    "batchnorm_train": ("∂L/∂X = (R ∘ gamma) / std − Xhat ∘ sum((R ∘ gamma ∘ Xhat) / std, axis=1) / B − "
+                        "(sum(R, axis=1) ∘ gamma) / std / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)",
                         "∂L/∂beta = sum(R, axis=1)"),
     "batch_mean_squared_error": ("δ = (H − T) ∘ (1 − H²)", "∂L/∂W = δ Xᵀ / N", "∂L/∂b = sum(δ, axis=1) / N"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
@@ -60,8 +61,10 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "l2_trace": ("∂J/∂W1 = lam W1 + ", "∂J/∂W2 = lam W2 + δ hᵀ"),
     "l1_sign": ("∂J/∂W = lam sign(W) + r xᵀ",),
     "dropout": ("∂s/∂W1 = ((w2 / pkeep) ∘ mask ∘ relu′(W1 x)) xᵀ", "∂s/∂w2 = h"),
-    "batchnorm_closed": ("istd = 1 / sqrt(v + 1e-5)", "istd³", "∂L/∂X = δ − sum(δ, axis=1) / B"),
-    "layernorm": ("istd = 1 / sqrt(v + 1e-5)", "istd³", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)"),
+    "batchnorm_closed": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (gamma ∘ (R − sum(R, axis=1) / B) − "
+                         "Xhat ∘ istd ∘ sum(R ∘ gamma ∘ Xc, axis=1) / B)"),
+    "layernorm": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (R ∘ gamma − sum(R ∘ gamma, axis=0) / n − "
+                  "Xhat ∘ istd ∘ sum(R ∘ gamma ∘ Xc, axis=0) / n)", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)"),
     "gelu": ("∂s/∂W = (u ∘ gelu′(W x)) xᵀ",),
     "softmax_rows": ("∂L/∂S = (P ∘ sum(Y, axis=1) − Y) / N",),
     "logdet_gram": ("∂s/∂X = 2 X (Xᵀ X)⁻¹",),
@@ -164,7 +167,8 @@ EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad"))
 # what each example's comments promise, as derive's text must show it
 EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "batch": ("∂L/∂W = E Xᵀ", "∂L/∂b = sum(E, axis=1)"),  # the file's own E, matched
-    "batchnorm": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)", "∂L/∂beta = sum(R, axis=1)"),
+    "batchnorm": ("∂L/∂X = (R ∘ gamma) / std − Xhat ∘ sum((R ∘ gamma ∘ Xhat) / std, axis=1) / B − "
+                  "(sum(R, axis=1) ∘ gamma) / std / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)", "∂L/∂beta = sum(R, axis=1)"),
     "lstm": ("∂s/∂c_prev = dc ∘ f", "∂s/∂Wc = dg vᵀ", "∂s/∂bc = dg", "∂s/∂u = h"),
     "mlp": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "= uᵀ diag(f′(z)) W"),
     "oneline": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "∂s/∂u = tanh(W x + b)"),
