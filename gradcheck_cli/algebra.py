@@ -180,13 +180,21 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
         raise AssertionError("empty sum")
     # positive terms first (−a + b reads b − a), and A before Aᵀ
     terms = sorted(terms, key=lambda p: (bool(sp.sympify(p[0]).is_number and sp.sympify(p[0]) < 0),
-                                         p[1].op == "T"))
+                                         p[1].op == "T", _decay(p[1])))
     if len(terms) > 1 and not _copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
         terms = [(c, t.args[0] if _copied_column(t) else t) for c, t in terms]
     out = scale(terms[0][0], terms[0][1])
     for c, t in terms[1:]:
         out = _build("add", (out, scale(c, t)))
     return out
+
+
+def _decay(t: Expr) -> bool:
+    """lam W: a penalty's gradient, which the notes write last (δ xᵀ + λ W)."""
+    if not (t.op == "mul" and is_scalar(t.args[0].shape)):
+        return False
+    w = t.args[1]
+    return w.op == "var" or (w.op == "fn" and w.param("name") == "sign" and w.args[0].op == "var")  # λ sign(W)
 
 
 def _copied_row(t: Expr) -> bool:
@@ -361,6 +369,10 @@ def matmul(a: Expr, b: Expr, simplify_diag: bool = True) -> Expr:
         return add(matmul(a, b.args[0], simplify_diag), matmul(a, b.args[1], simplify_diag))
     if a.op == "ones" and b.op == "ones":  # 𝟏(n×k) 𝟏(k×B) = k 𝟏(n×B): a sum broadcast back
         return scale(dim_symbol(a.shape[1]), ones(a.shape[0], b.shape[1]))
+    if a.op == "diag" and b.op == "diag":  # diag(o) diag(1 − tanh²(c)) = diag(o ∘ (1 − tanh²(c)))
+        return diag(mul(a.args[0], b.args[0]))
+    if b.op == "diag" and a.op == "matmul" and a.args[1].op == "diag":  # (uᵀ diag(o)) diag(f′) likewise
+        return matmul(a.args[0], diag(mul(a.args[1].args[0], b.args[0])), simplify_diag)
     if simplify_diag and a.op == "diag" and b.shape[1].is_one:  # diag(a) b = a ∘ b
         return mul(a.args[0], b)
     if simplify_diag and b.op == "diag" and a.shape[0].is_one:  # aᵀ diag(b) = (a ∘ b)ᵀ
@@ -594,6 +606,8 @@ def inv(a: Expr) -> Expr:
 def diag(v: Expr) -> Expr:
     if is_scalar(v.shape):
         return v
+    if v.op == "ones" and not _lit():  # diag(𝟏) = I
+        return eye(v.shape[0])
     return _build("diag", (v,))
 
 

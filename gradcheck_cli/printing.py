@@ -231,6 +231,11 @@ class Printer:
 
     def p_add(self, e: Expr) -> tuple[str, int]:
         a, b = e.args
+        if b.op == "const" and id(b) not in self.names and sp.sympify(b.param("value")).is_number \
+                and sp.sympify(b.param("value")) < 0:  # a − 1, never a + −1
+            minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
+            from . import algebra as alg
+            return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.const(-sp.sympify(b.param('value'))), PROD)}", SUM
         if b.op == "neg" and id(b) not in self.names:
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(b.args[0], PROD)}", SUM
@@ -282,6 +287,10 @@ class Printer:
         if self.style == "text":
             return f"{inner}[{start}:{stop}]", POSTFIX
         return f"{{{inner}}}_{{{start}:{stop}}}", POSTFIX
+
+    def p_diagvec(self, e: Expr) -> tuple[str, int]:
+        inner = self.go(e.args[0])[0]  # diag(u xᵀ Aᵀ): the call's parentheses are enough
+        return (fr"\operatorname{{diag}}\left({inner}\right)" if self.style == "latex" else f"diag({inner})"), ATOM
 
     def p_diag(self, e: Expr) -> tuple[str, int]:
         inner = self.go(e.args[0])[0]

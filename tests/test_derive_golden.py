@@ -56,10 +56,10 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "batch_mean_squared_error": ("δ = (H − T) ∘ (1 − H²)", "∂L/∂W = δ Xᵀ / N", "∂L/∂b = sum(δ, axis=1) / N"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
     # issue 12's readability panel: scalar coefficients through sympy, the file's names reused
-    "l2_norm": ("∂J/∂W1 = lam W1 + ", "∂J/∂W2 = lam W2 + δ hᵀ"),
-    "l2_sum": ("∂J/∂W1 = lam W1 + ", "∂J/∂W2 = lam W2 + δ hᵀ"),
-    "l2_trace": ("∂J/∂W1 = lam W1 + ", "∂J/∂W2 = lam W2 + δ hᵀ"),
-    "l1_sign": ("∂J/∂W = lam sign(W) + r xᵀ",),
+    "l2_norm": ("∂J/∂W1 = ((W2ᵀ δ) ∘ relu′(W1 x)) xᵀ + lam W1", "∂J/∂W2 = δ hᵀ + lam W2"),
+    "l2_sum": ("∂J/∂W1 = ((W2ᵀ δ) ∘ relu′(W1 x)) xᵀ + lam W1", "∂J/∂W2 = δ hᵀ + lam W2"),
+    "l2_trace": ("∂J/∂W1 = ((W2ᵀ δ) ∘ relu′(W1 x)) xᵀ + lam W1", "∂J/∂W2 = δ hᵀ + lam W2"),
+    "l1_sign": ("∂J/∂W = r xᵀ + lam sign(W)",),
     "dropout": ("∂s/∂W1 = ((w2 / pkeep) ∘ mask ∘ relu′(W1 x)) xᵀ", "∂s/∂w2 = h"),
     "batchnorm_closed": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (gamma ∘ (R − sum(R, axis=1) / B) − "
                          "Xhat ∘ istd ∘ sum(R ∘ gamma ∘ Xc, axis=1) / B)"),
