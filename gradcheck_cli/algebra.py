@@ -51,13 +51,13 @@ def var(name: str, shape: Shape, qualifiers: tuple[str, ...] = ()) -> Expr:
     return make("var", (), (("name", name), ("qualifiers", tuple(sorted(qualifiers)))), shape)
 
 
-WRITTEN: dict[Any, str] = {}  # a decimal the file wrote (1e-5), printed as written: sympy would say 1/100000
-
-
 def const(value: Any, written: str | None = None) -> Expr:
-    if written is not None and not sp.sympify(value).is_Integer:
-        WRITTEN.setdefault(sp.sympify(value), written)
-    return make("const", (), (("value", sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)),), SCALAR)
+    """A number; `written` keeps a decimal as the file wrote it (1e-5, where sympy would say 1/100000)."""
+    v = sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)
+    params: tuple[tuple[str, Any], ...] = (("value", v),)
+    if written is not None and not v.is_Integer:
+        params += (("written", written),)
+    return make("const", (), params, SCALAR)
 
 
 def ones(rows: Dim, cols: Dim) -> Expr:

@@ -136,9 +136,9 @@ class Printer:
 
     def p_const(self, e: Expr) -> tuple[str, int]:
         v = sp.sympify(e.param("value"))
-        from .algebra import WRITTEN
-        if v in WRITTEN and self.style != "latex":  # as the file wrote it: 1e-5, 0.5
-            return WRITTEN[v], ATOM
+        written = e.param("written")
+        if written is not None and self.style != "latex":  # as the file wrote it: 1e-5, 0.00001
+            return written, ATOM
         if v.is_Rational and not v.is_Integer and (abs(v.q) > 1000 or abs(v.p) > 1000):
             # a decimal from the file (an ε of 0.00001) reads as the file wrote it, not as 1/100000
             v = sp.Float(float(v), 15)
