@@ -67,10 +67,13 @@ def wrap_line(line: str, width: int) -> list[str]:
             if not later:
                 break
             cands = [(later[0], 0)]
+        start = max(len(rest) - len(rest.lstrip(" ")), floor)
+        long_enough = [(i, d) for i, d in cands if i - start >= (room - start) // 2]
+        cands = long_enough or cands  # the outermost space, but not at the cost of a stub of a line
         best_depth = min(d for _, d in cands)
         shallow = [i for i, d in cands if d == best_depth]
         # prefer breaking before a binary operator (the next line starts `+ …`), when that is not much earlier
-        ops = [i for i in shallow if (rest[i + 1:i + 2] in binary or rest[i - 1] in ",;") and i >= room * 0.6]
+        ops = [i for i in shallow if rest[i + 1:i + 2] in binary or rest[i - 1] in ",;"]
         cut = max(ops) if ops else max(shallow)
         if cut <= len(rest) - len(rest.lstrip(" ")):
             break
