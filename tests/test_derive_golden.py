@@ -71,6 +71,9 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "orthogonality": ("∂s/∂X = 4 X (Xᵀ X − I)",),
     "logistic": ("∂J/∂w = (σ(wᵀ x) − t) x",),
     "gru": ("δ₁ = w ∘ (hc − h) ∘ u ∘ (1 − u)", "δ₃ = w ∘ u ∘ (1 − hc²)", "∂s/∂Wz = δ₁ xᵀ"),
+    "lstm_gates": ("δ₂ = u ∘ o ∘ (1 − tanh²(c)) ∘ c_prev ∘ f ∘ (1 − f)", "δ₁ = u ∘ h ∘ (1 − o)",
+                   "∂s/∂Wf = δ₂ vᵀ", "∂s/∂c_prev = u ∘ o ∘ (1 − tanh²(c)) ∘ f",
+                   "[diag(o ∘ (1 − tanh²(c)))]"),
     "attention": ("∂L/∂V = Aᵀ R", "δ = Aᵀ ∘ (V Rᵀ − sum(Aᵀ ∘ (V Rᵀ), axis=0))"),
 }
 
@@ -224,6 +227,8 @@ TEXTBOOK: dict[str, dict[str, str]] = {
     "logistic": {"w": "(sigmoid(w^T x) - t) x"},
     "gru": {"Wz": "((w * (hc - h)) * u * (1 - u)) x^T", "Uz": "((w * (hc - h)) * u * (1 - u)) h^T",
             "Wh": "(w * u * (1 - hc^2)) x^T", "w": "hn"},
+    "lstm_gates": {"Wo": "(u * tanh(c) * o * (1 - o)) v^T", "Wf": "(u * o * (1 - tanh(c)^2) * c_prev * f * (1 - f)) v^T",
+                   "Wc": "(u * o * (1 - tanh(c)^2) * i * (1 - g^2)) v^T", "c_prev": "u * o * (1 - tanh(c)^2) * f"},
     "attention": {"V": "A^T R", "Q": "(A * (R V^T - sum(A * (R V^T), axis=1))) K / sqrt(d)"},
 }
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*'?|\d+\.?\d*|\S")
