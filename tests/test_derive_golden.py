@@ -60,7 +60,7 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "l2_sum": ("∂J/∂W1 = ((W2ᵀ δ) ∘ relu′(W1 x)) xᵀ + lam W1", "∂J/∂W2 = δ hᵀ + lam W2"),
     "l2_trace": ("∂J/∂W1 = ((W2ᵀ δ) ∘ relu′(W1 x)) xᵀ + lam W1", "∂J/∂W2 = δ hᵀ + lam W2"),
     "l1_sign": ("∂J/∂W = r xᵀ + lam sign(W)",),
-    "dropout": ("∂s/∂W1 = ((w2 / pkeep) ∘ mask ∘ relu′(W1 x)) xᵀ", "∂s/∂w2 = h"),
+    "dropout": ("∂J/∂W1 = (((W2ᵀ δ) / pkeep) ∘ mask ∘ relu′(W1 x)) xᵀ", "∂J/∂W2 = δ hᵀ"),
     "batchnorm_closed": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (gamma ∘ (R − sum(R, axis=1) / B) − "
                          "Xhat ∘ istd ∘ sum(R ∘ gamma ∘ Xc, axis=1) / B)"),
     "layernorm": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (R ∘ gamma − sum(R ∘ gamma, axis=0) / n − "
@@ -215,7 +215,7 @@ TEXTBOOK: dict[str, dict[str, str]] = {
     "l2_sum": {"W1": "((W2^T (p - y)) * relu'(W1 x)) x^T + lam W1", "W2": "(p - y) h^T + lam W2"},
     "l2_trace": {"W1": "((W2^T (p - y)) * relu'(W1 x)) x^T + lam W1", "W2": "(p - y) h^T + lam W2"},
     "l1_sign": {"W": "r x^T + lam sign(W)"},
-    "dropout": {"W1": "((w2 * mask / pkeep) * relu'(W1 x)) x^T", "w2": "h"},
+    "dropout": {"W1": "((W2^T (p - y)) * mask / pkeep * relu'(W1 x)) x^T", "W2": "(p - y) h^T"},
     "batchnorm_closed": {"X": "istd * (B R * gamma - sum(R * gamma, axis=1) - Xhat * sum(R * gamma * Xhat, axis=1)) / B",
                          "gamma": "sum(R * Xhat, axis=1)", "beta": "sum(R, axis=1)"},
     "layernorm": {"X": "istd * (n R * gamma - ones(n) sum(R * gamma, axis=0) - Xhat * (ones(n) sum(R * gamma * Xhat, axis=0))) / n",
