@@ -210,11 +210,12 @@ def _copied_column(t: Expr) -> bool:
 
 
 _FORWARD: set[int] = set()
-NAMED: set[int] = set()  # the file's assigned values (ir.py adds them): transposes of these keep the name
+NAMED: list[set[int]] = [set()]  # the values the file being derived assigned (scalars.context pushes them)
 
 
 def _named_value(e: Expr) -> bool:
-    return id(e) in NAMED
+    """e is one of the current file's named values: hᵀ stays hᵀ, not (relu(W1 x) ∘ mask)ᵀ / pkeep."""
+    return id(e) in NAMED[-1]
 
 
 def _remember(e: Expr) -> Expr:
@@ -414,9 +415,9 @@ def T(a: Expr) -> Expr:
         return mul(T(a.args[0]), a.args[1])
     if op == "inv" and (has_qualifier(a.args[0], "symmetric") or has_qualifier(a.args[0], "spd")):
         return a
-    if op == "mul" and id(a) not in NAMED and all(_transposes_away(x) for x in a.args):
+    if op == "mul" and not _named_value(a) and all(_transposes_away(x) for x in a.args):
         return mul(T(a.args[0]), T(a.args[1]))  # (Pᵀ ∘ s)ᵀ = P ∘ sᵀ: ∘ commutes with ᵀ, broadcasting too
-    if op == "sum" and a.param("axis") is not None and id(a) not in NAMED and _transposes_away(a.args[0]):
+    if op == "sum" and a.param("axis") is not None and not _named_value(a) and _transposes_away(a.args[0]):
         return sum_(T(a.args[0]), 1 - a.param("axis"))  # sum(Yᵀ, axis=0)ᵀ = sum(Y, axis=1)
     return _build("T", (a,))
 
@@ -427,7 +428,7 @@ def _transposes_away(x: Expr) -> bool:
         return True
     if x.op == "sum" and x.param("axis") is not None:
         return _transposes_away(x.args[0])
-    return id(make("T", (x,), (), (x.shape[1], x.shape[0]))) in NAMED
+    return _named_value(make("T", (x,), (), (x.shape[1], x.shape[0])))
 
 
 def symmetric_form(a: Expr) -> bool:

@@ -285,7 +285,6 @@ class Lowering:
         self._note_uses(s.value)
         e = self.expr(s.value)
         self.values[name] = e
-        alg.NAMED.add(id(e))
         self.value_spans[name] = s.span
         self.env.names.setdefault(id(e), name)
 

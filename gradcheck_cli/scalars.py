@@ -47,10 +47,12 @@ class _Context:
 def context(names: Mapping[int, str], nodes: Mapping[str, Expr]) -> Iterator[None]:
     """Tidy with the file's names (graph.names()) known: they are atoms and they are reused."""
     _CTX.append(_Context(names, nodes))
+    alg.NAMED.append({id(e) for e in nodes.values()})
     try:
         yield
     finally:
         _CTX.pop()
+        alg.NAMED.pop()
 
 
 def tidy(e: Expr) -> Expr:
@@ -121,7 +123,7 @@ def _patterns(e: Expr) -> Expr:
                 return alg.fn("sigmoid", num.args[0])
     if e.op == "matmul":
         a, b = e.args
-        for s, m, left in ((b, a, False), (a, b, True)):  # A (s I) = s A
+        for s, m in ((b, a), (a, b)):  # A (s I) = s A
             if s.op == "mul" and is_scalar(s.args[0].shape) and s.args[1].op == "eye":
                 return alg.mul(s.args[0], m)
     if e.op == "add" and not is_scalar(e.shape):
