@@ -51,8 +51,13 @@ def var(name: str, shape: Shape, qualifiers: tuple[str, ...] = ()) -> Expr:
     return make("var", (), (("name", name), ("qualifiers", tuple(sorted(qualifiers)))), shape)
 
 
-def const(value: Any) -> Expr:
-    return make("const", (), (("value", number(value)),), SCALAR)
+def const(value: Any, written: str | None = None) -> Expr:
+    """A number; `written` keeps a decimal as the file wrote it (1e-5, where sympy would say 1/100000)."""
+    v = number(value)
+    params: tuple[tuple[str, Any], ...] = (("value", v),)
+    if written is not None and not (isinstance(v, Fraction) and v.denominator == 1):
+        params += (("written", written),)
+    return make("const", (), params, SCALAR)
 
 
 def number(value: Any) -> Any:
@@ -204,7 +209,7 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
             k = -k if k.could_extract_minus_sign() else k
             return scale(k, _sum_of([(sp.sympify(c) / k, t) for c, t in terms]))
     # positive terms first (−a + b reads b − a), and A before Aᵀ
-    terms = sorted(terms, key=lambda p: (is_negative(p[0]), p[1].op == "T"))
+    terms = sorted(terms, key=lambda p: (is_negative(p[0]), p[1].op == "T", _decay(p[1])))
     if len(terms) > 1 and not _copied_column(terms[0][1]):  # X − v 𝟏ᵀ/B = X − v/B, broadcasting
         terms = [(c, t.args[0] if _copied_column(t) else t) for c, t in terms]
     if len(terms) > 1 and _copied(terms[0][1]) is None and not any(t.op == "eye" for _, t in terms):
@@ -213,6 +218,14 @@ def _sum_of(terms: list[tuple[Any, Expr]]) -> Expr:
     for c, t in terms[1:]:
         out = _build("add", (out, scale(c, t)))
     return out
+
+
+def _decay(t: Expr) -> bool:
+    """lam W: a penalty's gradient, which the notes write last (δ xᵀ + λ W)."""
+    if not (t.op == "mul" and is_scalar(t.args[0].shape)):
+        return False
+    w = t.args[1]
+    return w.op == "var" or (w.op == "fn" and w.param("name") == "sign" and w.args[0].op == "var")  # λ sign(W)
 
 
 def _copied(t: Expr) -> Expr | None:
@@ -233,6 +246,12 @@ def _copied_column(t: Expr) -> bool:
 
 
 _FORWARD: set[int] = set()
+NAMED: list[set[int]] = [set()]  # the values the file being derived assigned (scalars.context pushes them)
+
+
+def _named_value(e: Expr) -> bool:
+    """e is one of the current file's named values: hᵀ stays hᵀ, not (relu(W1 x) ∘ mask)ᵀ / pkeep."""
+    return id(e) in NAMED[-1]
 
 
 def _remember(e: Expr) -> Expr:
@@ -390,6 +409,10 @@ def matmul(a: Expr, b: Expr, simplify_diag: bool = True) -> Expr:
         return add(matmul(a, b.args[0], simplify_diag), matmul(a, b.args[1], simplify_diag))
     if a.op == "ones" and b.op == "ones":  # 𝟏(n×k) 𝟏(k×B) = k 𝟏(n×B): a sum broadcast back
         return scale(dim_symbol(a.shape[1]), ones(a.shape[0], b.shape[1]))
+    if a.op == "diag" and b.op == "diag":  # diag(o) diag(1 − tanh²(c)) = diag(o ∘ (1 − tanh²(c)))
+        return diag(mul(a.args[0], b.args[0]))
+    if b.op == "diag" and a.op == "matmul" and a.args[1].op == "diag":  # (uᵀ diag(o)) diag(f′) likewise
+        return matmul(a.args[0], diag(mul(a.args[1].args[0], b.args[0])), simplify_diag)
     if simplify_diag and a.op == "diag" and b.shape[1].is_one:  # diag(a) b = a ∘ b
         return mul(a.args[0], b)
     if simplify_diag and b.op == "diag" and a.shape[0].is_one:  # aᵀ diag(b) = (a ∘ b)ᵀ
@@ -405,7 +428,7 @@ def T(a: Expr) -> Expr:
         return a.args[0]
     if _lit():
         return _build("T", (a,))
-    if has_qualifier(a, "symmetric") or has_qualifier(a, "spd"):
+    if has_qualifier(a, "symmetric") or has_qualifier(a, "spd") or symmetric_form(a):
         return a
     if op in ("eye", "diag"):
         return a
@@ -419,15 +442,49 @@ def T(a: Expr) -> Expr:
         return neg(T(a.args[0]))
     if op == "mul" and is_const(a.args[0]):
         return mul(a.args[0], T(a.args[1]))
+    if op == "div" and id(a) in _FORWARD and _named_value(a):  # the file's h = relu(z) ∘ m / p: hᵀ, by name
+        return _build("T", (a,))
     if op == "div" and is_scalar(a.args[1].shape):
         return div(T(a.args[0]), a.args[1])
+    if op == "div" and _same(a.args[0].shape, a.args[1].shape):  # (Y / P)ᵀ = Yᵀ / Pᵀ, entry by entry
+        return div(T(a.args[0]), T(a.args[1]))
     if op == "mul" and is_scalar(a.args[0].shape):
         return mul(a.args[0], T(a.args[1]))
     if op == "mul" and is_scalar(a.args[1].shape):
         return mul(T(a.args[0]), a.args[1])
     if op == "inv" and (has_qualifier(a.args[0], "symmetric") or has_qualifier(a.args[0], "spd")):
         return a
+    if op == "mul" and not _named_value(a) and all(_transposes_away(x) for x in a.args):
+        return mul(T(a.args[0]), T(a.args[1]))  # (Pᵀ ∘ s)ᵀ = P ∘ sᵀ: ∘ commutes with ᵀ, broadcasting too
+    if op == "sum" and a.param("axis") is not None and not _named_value(a) and _transposes_away(a.args[0]):
+        return sum_(T(a.args[0]), 1 - a.param("axis"))  # sum(Yᵀ, axis=0)ᵀ = sum(Y, axis=1)
     return _build("T", (a,))
+
+
+def _transposes_away(x: Expr) -> bool:
+    """xᵀ is no longer than x: x is a transpose, a scalar, or the inside of a file's A = Bᵀ."""
+    if x.op == "T" or is_scalar(x.shape):
+        return True
+    if x.op == "sum" and x.param("axis") is not None:
+        return _transposes_away(x.args[0])
+    return _named_value(make("T", (x,), (), (x.shape[1], x.shape[0])))
+
+
+def symmetric_form(a: Expr) -> bool:
+    """Symmetric by how it is built (Xᵀ X, X Xᵀ − I, (Xᵀ X)⁻¹): (Xᵀ X − I)ᵀ is Xᵀ X − I."""
+    op = a.op
+    if op in ("eye", "diag") or has_qualifier(a, "symmetric") or has_qualifier(a, "spd"):
+        return True
+    if op == "matmul":
+        p, q = a.args
+        return (p.op == "T" and p.args[0] is q) or (q.op == "T" and q.args[0] is p)
+    if op in ("add",) and a.args[0].shape == a.args[1].shape:
+        return all(symmetric_form(x) for x in a.args)
+    if op in ("neg", "inv"):
+        return symmetric_form(a.args[0])
+    if op == "mul" and is_scalar(a.args[0].shape):
+        return symmetric_form(a.args[1])
+    return False
 
 
 def pow_(a: Expr, k: Any) -> Expr:
@@ -483,6 +540,10 @@ def fn_derivative(out: Expr) -> Expr:
             return add(one, pow_(out, 2))
         if name == "softplus":
             return fn("sigmoid", z)
+        if name == "abs":
+            return fn("sign", z)  # L1's gradient reads λ sign(W)
+        if name == "sign":
+            return zeros(*z.shape) if not is_scalar(z.shape) else const(0)
     return fn(name, z, order + 1, alpha)
 
 
@@ -600,6 +661,8 @@ def inv(a: Expr) -> Expr:
 def diag(v: Expr) -> Expr:
     if is_scalar(v.shape):
         return v
+    if v.op == "ones" and not _lit():  # diag(𝟏) = I
+        return eye(v.shape[0])
     return _build("diag", (v,))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import algebra as alg
+from . import scalars
 from .errors import DeriveError
 from .expr import Expr
 from .ir import Graph
@@ -72,12 +73,13 @@ def backward(root: Expr, targets: list[Expr], seed: Expr | None = None) -> Backw
         for i, (a, c) in enumerate(zip(node.args, cts)):
             if c is None or id(a) not in needed:
                 continue
+            c = scalars.tidy(c)  # the coefficients and powers simplified by sympy (scalars.py)
             assert env().same_shape(c.shape, a.shape), (
                 f"{node.op} rule gave a {shape_str(c.shape)} cotangent for a {shape_str(a.shape)} input")
             local = rule.jac(node, i, *node.args) if rule.jac else None
             step.contributions.append(Contribution(a, local, c))
             if id(a) in ct:
-                ct[id(a)] = alg.add(ct[id(a)], c)
+                ct[id(a)] = scalars.tidy(alg.add(ct[id(a)], c))
                 fan[id(a)] = fan.get(id(a), 1) + 1
             else:
                 ct[id(a)] = c
@@ -119,8 +121,16 @@ class Derivation:
 
     def names(self) -> dict[int, str]:
         """Display names: the file's intermediates plus the δs."""
-        out = self.graph.names()
+        out = self.file_names()
         out.update(self.signals)
+        return out
+
+    def file_names(self) -> dict[int, str]:
+        """The file's names, and `Aᵀ` for the inside of a file's A = softmax(Sᵀ)ᵀ (no δ)."""
+        out = self.graph.names()
+        for name, e in self.graph.values.items():
+            if e.op == "T" and out.get(id(e)) == name and id(e.args[0]) not in out:
+                out[id(e.args[0])] = name + "ᵀ"
         return out
 
     def _repr_latex_(self) -> str:
@@ -149,7 +159,7 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
             from .errors import UsageError
             raise UsageError(f"--wrt {n}: no variable or value named {n} in {graph.source}",
                              hint=f"the variables are {', '.join(graph.params()) or '(none)'}")
-    with using(graph.env):
+    with using(graph.env), scalars.context(graph.names(), graph.values):
         grads: list[Gradient] = []
         steps: list[Step] = []
         if is_scalar(root.shape):

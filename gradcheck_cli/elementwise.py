@@ -112,6 +112,8 @@ register(Elementwise("exp", lambda t: sp.exp(t), np.exp, doc="exp′ = exp"))
 register(Elementwise("log", lambda t: sp.log(t), np.log, domain=(0.0, np.inf), doc="log′ = 1/t (t > 0)"))
 register(Elementwise("sqrt", lambda t: sp.sqrt(t), np.sqrt, domain=(0.0, np.inf), doc="sqrt′ = 1/(2√t) (t > 0)"))
 register(Elementwise("abs", lambda t: sp.Abs(t), _abs_np, analytic=False, kinks=(0.0,), doc="|t|; abs′ = sign(t)"))
+register(Elementwise("sign", lambda t: sp.sign(t), np.sign, analytic=False, kinks=(0.0,),
+                     doc="sign(t) = abs′(t) (L1's gradient); sign′ = 0 away from 0"))
 register(Elementwise("sin", lambda t: sp.sin(t), np.sin, doc="sin′ = cos"))
 register(Elementwise("cos", lambda t: sp.cos(t), np.cos, doc="cos′ = −sin"))
 register(Elementwise("tan", lambda t: sp.tan(t), np.tan, domain=(-1.2, 1.2), doc="tan′ = 1 + tan²"))

@@ -411,8 +411,7 @@ class Lowering:
 
     def _expr(self, node: ast.Node) -> Expr:
         if isinstance(node, ast.Num):
-            # a decimal is exact (0.1 = 1/10, as written); with an exponent it stays a float
-            return alg.const(Fraction(node.text) if "e" not in node.text.lower() else sp.Float(node.value))
+            return alg.const(_decimal(node.text), written=node.text)
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.BinOp):
@@ -755,3 +754,9 @@ def pp_graph(g: Graph) -> str:
 
 def _param_str(v: Any) -> str:
     return str(v) if not isinstance(v, str) else v
+
+
+def _decimal(text: str) -> Fraction:
+    """The number the file wrote, exactly (1e-5 is 1/100000, not a 15-digit float), built from its
+    digits: no sympy on the parse path."""
+    return Fraction(text)

@@ -95,6 +95,9 @@ class Printer:
         return self.go(e)[0]
 
     def name(self, n: str, e: Expr) -> str:
+        if n.endswith("ᵀ") and len(n) > 1:  # the transpose of a file's value, by its name (derive.names)
+            base = self.name(n[:-1], e)
+            return {"dsl": f"{base}^T", "text": n, "latex": f"{{{base}}}^\\top"}[self.style]
         return latex_symbol(n, e.shape) if self.style == "latex" else n
 
     def wrap(self, e: Expr, need: int) -> str:
@@ -156,8 +159,12 @@ class Printer:
 
     def p_const(self, e: Expr) -> tuple[str, int]:
         v = e.param("value")
+        written = e.param("written")
+        if written is not None and self.style != "latex":  # as the file wrote it: 1e-5, 0.00001
+            return written, ATOM
         if isinstance(v, Fraction) and (v.denominator == 1 or self.style != "latex"):
-            return _fraction_text(v)
+            s, prec = _fraction_text(v)
+            return (s.replace("-", "−") if self.style == "text" else s), prec  # one minus sign in text
         v = sp.sympify(v)
         if v.is_Rational and not v.is_Integer and (abs(v.q) > 1000 or abs(v.p) > 1000):
             # a decimal from the file (an ε of 0.00001) reads as the file wrote it, not as 1/100000
@@ -170,8 +177,8 @@ class Printer:
             s = repr(float(v))
         else:
             s = sp.sstr(v)
-            if self.style == "text":
-                s = s.replace("**", "^").replace("*", "·")
+            if self.style == "text":  # one minus sign in text: −1/N like the − of a difference
+                s = s.replace("**", "^").replace("*", "·").replace("-", "−")
         if v.is_Integer or v.is_Symbol or (v.is_Float and v >= 0):
             return s, (UNARY if v < 0 else ATOM) if v.is_number else ATOM
         if v.is_Float:
@@ -257,6 +264,11 @@ class Printer:
 
     def p_add(self, e: Expr) -> tuple[str, int]:
         a, b = e.args
+        if b.op == "const" and id(b) not in self.names and sp.sympify(b.param("value")).is_number \
+                and sp.sympify(b.param("value")) < 0:  # a − 1, never a + −1
+            minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
+            from . import algebra as alg
+            return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.const(-sp.sympify(b.param('value'))), PROD)}", SUM
         if b.op == "neg" and id(b) not in self.names:
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(b.args[0], PROD)}", SUM
@@ -333,6 +345,10 @@ class Printer:
         if self.style == "text":
             return f"{inner}[{start}:{stop}]", POSTFIX
         return f"{{{inner}}}_{{{start}:{stop}}}", POSTFIX
+
+    def p_diagvec(self, e: Expr) -> tuple[str, int]:
+        inner = self.go(e.args[0])[0]  # diag(u xᵀ Aᵀ): the call's parentheses are enough
+        return (fr"\operatorname{{diag}}\left({inner}\right)" if self.style == "latex" else f"diag({inner})"), ATOM
 
     def p_diag(self, e: Expr) -> tuple[str, int]:
         inner = self.go(e.args[0])[0]

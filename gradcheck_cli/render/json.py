@@ -11,7 +11,7 @@ from .common import equations, signal_lines, step_rows
 
 
 def derivation_dict(d: Derivation, form: str = "both", steps: bool = False) -> dict[str, Any]:
-    dsl = Printer("dsl", d.graph.names())  # dsl strings use only the file's names: δ is written out
+    dsl = Printer("dsl", d.file_names())  # dsl strings use only the file's names: δ is written out
     texts = {e.wrt: e for e in equations(d, "text")}
     latexes = {e.wrt: e for e in equations(d, "latex")}
     grads = []
