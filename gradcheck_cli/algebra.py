@@ -228,6 +228,12 @@ def _decay(t: Expr) -> bool:
     return w.op == "var" or (w.op == "fn" and w.param("name") == "sign" and w.args[0].op == "var")  # λ sign(W)
 
 
+def _copied_row(t: Expr) -> bool:
+    """𝟏 r: a row copied down the rows, which broadcasting writes as plain r."""
+    return t.op == "matmul" and t.args[0].op == "ones" and t.args[1].shape[0].is_one \
+        and not t.args[1].shape[1].is_one and t.args[0].shape[1].is_one
+
+
 def _copied(t: Expr) -> Expr | None:
     """v for v 𝟏ᵀ (a column copied over the columns) and r for 𝟏 r (a row copied over the rows,
     as in batch norm over CS231n's rows): what broadcasting writes as plain v or r."""

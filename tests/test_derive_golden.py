@@ -58,9 +58,11 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "two_generic_compose": ("δ = u ∘ f′(g(W x) + b) ∘ g′(W x)", "∂s/∂W = δ xᵀ", "∂s/∂b = u ∘ f′(g(W x) + b)"),
     "cs231n_affine_backward": ("∂s/∂X = dout Wᵀ", "∂s/∂W = Xᵀ dout", "∂s/∂b = sum(dout, axis=0)"),
     "cs231n_svm_loss": ("δ = (1 − Y) ∘ relu′(S − sy + 1)", "∂L/∂S = (δ − sum(δ, axis=1) ∘ Y) / N"),
-    "cs231n_layernorm_rows": ("∂s/∂X = δ − sum(δ, axis=1) / D", "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
+    "cs231n_layernorm_rows": ("∂s/∂X = (dout ∘ gamma) / std − Xhat ∘ sum((dout ∘ gamma ∘ Xhat) / std, axis=1) / D − "
+                              "sum(dout ∘ gamma, axis=1) / std / D", "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
                               "∂s/∂beta = sum(dout, axis=0)"),
-    "cs231n_batchnorm_rows": ("∂s/∂X = δ − sum(δ, axis=0) / N", "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
+    "cs231n_batchnorm_rows": ("∂s/∂X = (dout ∘ gamma) / std − Xhat ∘ sum((dout ∘ gamma ∘ Xhat) / std, axis=0) / N − "
+                              "(sum(dout, axis=0) ∘ gamma) / std / N",  # CS231n's closed form, expanded "∂s/∂gamma = sum(dout ∘ Xhat, axis=0)",
                               "∂s/∂beta = sum(dout, axis=0)"),
     "norm_squared": ("∂s/∂W = 2 r xᵀ", "∂s/∂x = 2 Wᵀ r", "= [2 rᵀ] · [W] = 2 rᵀ W"),
     "word2vec_blocks": ("U = [U1, U2]", "δ = (yhat − y) vᵀ", "∂J/∂U1 = δ[0:V1]ᵀ", "∂J/∂v = U (yhat − y)"),
@@ -71,16 +73,16 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "l1_sign": ("∂J/∂W = r xᵀ + lam sign(W)",),
     "dropout": ("∂J/∂W1 = (((W2ᵀ δ) / pkeep) ∘ mask ∘ relu′(W1 x)) xᵀ", "∂J/∂W2 = δ hᵀ"),
     "batchnorm_closed": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (gamma ∘ (R − sum(R, axis=1) / B) − "
-                         "Xhat ∘ istd ∘ sum(R ∘ gamma ∘ Xc, axis=1) / B)"),
+                         "istd ∘ Xhat ∘ sum(R ∘ gamma ∘ Xc, axis=1) / B)"),
     "layernorm": ("istd = 1 / sqrt(v + 1e-5)", "∂L/∂X = istd ∘ (R ∘ gamma − sum(R ∘ gamma, axis=0) / n − "
-                  "Xhat ∘ istd ∘ sum(R ∘ gamma ∘ Xc, axis=0) / n)", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)"),
+                  "istd ∘ Xhat ∘ sum(R ∘ gamma ∘ Xc, axis=0) / n)", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)"),
     "gelu": ("∂s/∂W = (u ∘ gelu′(W x)) xᵀ",),
     "softmax_rows": ("∂L/∂S = (P ∘ sum(Y, axis=1) − Y) / N",),
     "logdet_gram": ("∂s/∂X = 2 X (Xᵀ X)⁻¹",),
     "orthogonality": ("∂s/∂X = 4 X (Xᵀ X − I)",),
     "logistic": ("∂J/∂w = (σ(wᵀ x) − t) x",),
     "gru": ("δ₁ = w ∘ (hc − h) ∘ u ∘ (1 − u)", "δ₃ = w ∘ u ∘ (1 − hc²)", "∂s/∂Wz = δ₁ xᵀ"),
-    "lstm_gates": ("δ₂ = u ∘ o ∘ (1 − tanh²(c)) ∘ c_prev ∘ f ∘ (1 − f)", "δ₁ = u ∘ h ∘ (1 − o)",
+    "lstm_gates": ("δ₂ = u ∘ o ∘ (1 − tanh²(c)) ∘ c_prev ∘ f ∘ (1 − f)", "δ₁ = h ∘ u ∘ (1 − o)",
                    "∂s/∂Wf = δ₂ vᵀ", "∂s/∂c_prev = u ∘ o ∘ (1 − tanh²(c)) ∘ f",
                    "[diag(o ∘ (1 − tanh²(c)))]"),
     "attention": ("∂L/∂V = Aᵀ R", "δ = Aᵀ ∘ (V Rᵀ − sum(Aᵀ ∘ (V Rᵀ), axis=0))"),
