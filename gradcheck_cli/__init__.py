@@ -10,6 +10,8 @@ Imports are lazy so the command line starts fast.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -32,6 +34,25 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+
+class _Package(types.ModuleType):
+    """Keeps `gc.derive` and `gc.verify` the functions after their submodules load.
+
+    Importing a submodule sets the package's attribute of that name to the module
+    (`gradcheck_cli.derive`), which would shadow the exported function of the same
+    name: `gc.verify(g); gc.derive(g)` then called a module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            module, attr = _EXPORTS[name]
+            if value.__name__ == f"{__name__}.{module}" and hasattr(value, attr):
+                value = getattr(value, attr)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import sympy as sp
 
+from .deep import deep
 from .expr import Expr
 from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
 from .shapes import Dim, is_scalar
@@ -87,6 +88,7 @@ class Printer:
         self.style = style
         self.names = names or {}
 
+    @deep
     def top(self, e: Expr) -> str:
         return self.go(e)[0]
 

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .deep import deep
 from .derive import Derivation, derive
 from .elementwise import ELEMENTWISE, GENERIC_STANDINS
 from .errors import GradcheckError, UsageError
@@ -98,6 +99,7 @@ def _finite_point(graph: Graph, rng: np.random.Generator, binding: dict[str, str
     return values
 
 
+@deep
 def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
     opts = opts or VerifyOptions()
     report = Report(file=graph.source, seed=opts.seed)

@@ -6,6 +6,7 @@ to `eval`, `exec`, `sympify` or `parse_expr`.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +66,7 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
             broken.append(claim)
             start, end = claim.span.start, claim.span.end
             parsed = parsed[:start] + " " * (end - start) + parsed[end:]
+    _check_depth(tree, source)
     try:
         stmts = _ToAst(source).transform(tree)
     except UnexpectedInput as e:
@@ -79,6 +81,26 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
     if broken:
         statements = sorted(statements + broken, key=lambda n: n.span.start)
     return ast.File(tuple(statements), source, text)
+
+
+# Every later stage (lowering, derive, the printers, numpy evaluation) walks an
+# expression recursively; 256 levels of the parse tree (about 128 nested calls or a
+# 256-term chain of operators) is far past any lecture formula and well inside
+# Python's recursion limit.
+MAX_DEPTH = 256
+
+
+def _check_depth(tree: Any, source: str) -> None:
+    """A clean error at the first level past MAX_DEPTH, found without recursion."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            span = Span(meta.start_pos, meta.end_pos, meta.line, meta.column, source) if not meta.empty else None
+            raise ParseError(f"the expression is nested too deeply: more than {MAX_DEPTH} levels of calls, brackets and operators",
+                             span, "name the inner parts with assignments (h1 = tanh(z), h2 = tanh(h1), …)")
+        stack.extend((c, depth + 1) for c in reversed(node.children) if hasattr(c, "children"))
 
 
 _CLAIM_HEAD = re.compile(r"[ \t]*claim[ \t]+(" + _DERIV_PATTERN + r")[ \t]*=")
@@ -177,6 +199,33 @@ def _number(text: str) -> float:
     return float(text)
 
 
+# Sizes are Python ints used by numpy; 18 digits is past any array a machine holds,
+# and keeps int() of the token linear (Python refuses > 4300 digits anyway).
+_MAX_SIZE_DIGITS = 18
+
+
+def _size(tok: Token, source: str) -> int:
+    text = str(tok)
+    if len(text.lstrip("0")) > _MAX_SIZE_DIGITS:
+        raise ParseError(f"the size {_cut(text)} ({len(text):,} digits) is too large", _tspan(tok, source),
+                         f"sizes have at most {_MAX_SIZE_DIGITS} digits")
+    return int(text)
+
+
+def _literal(tok: Token, source: str) -> float:
+    """A number literal's float64 value; one that float64 cannot hold is an error at the token."""
+    value = float(str(tok))  # linear in the token's length (a 100,000-digit decimal is fine)
+    if not math.isfinite(value):
+        raise ParseError(f"the number {_cut(str(tok))} is too large for float64 (at most about 1.8e308)",
+                         _tspan(tok, source))
+    return value
+
+
+def _cut(text: str, keep: int = 24) -> str:
+    """A long token shortened for a message: `99999…999 (5,000 characters)`."""
+    return text if len(text) <= keep else f"{text[:keep // 2]}…{text[-keep // 2:]}"
+
+
 @v_args(meta=True)
 class _ToAst(Transformer):  # type: ignore[type-arg]
     def __init__(self, source: str):
@@ -191,7 +240,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Dims(self.sp(meta), tuple(items))
 
     def dim_item(self, meta: Any, ch: list[Any]) -> ast.DimItem:
-        return ast.DimItem(self.sp(meta), str(ch[0]), int(ch[1]) if ch[1] is not None else None)
+        return ast.DimItem(self.sp(meta), str(ch[0]), _size(ch[1], self.src) if ch[1] is not None else None)
 
     def decl(self, meta: Any, ch: list[Any]) -> ast.Decl:
         names = [c for c in ch if isinstance(c, Token) and c.type == "NAME"]
@@ -220,10 +269,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.DimAdd(self.sp(meta), ch[0], ch[1])
 
     def dim_scaled(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
-        return ast.DimScaled(self.sp(meta), int(ch[0]), ch[1])
+        return ast.DimScaled(self.sp(meta), _size(ch[0], self.src), ch[1])
 
     def dim_int(self, meta: Any, ch: list[Any]) -> ast.DimNum:
-        return ast.DimNum(self.sp(meta), int(ch[0]))
+        return ast.DimNum(self.sp(meta), _size(ch[0], self.src))
 
     def dim_name(self, meta: Any, ch: list[Any]) -> ast.DimName:
         return ast.DimName(self.sp(meta), str(ch[0]))
@@ -282,14 +331,16 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             k = 3.0
         else:
             k = _number(tok.lstrip("^*").strip("{} ").replace(" ", ""))
+            if not math.isfinite(k):
+                raise ParseError(f"the power {_cut(tok)} is too large for float64", _tspan(ch[1], self.src))
         return ast.Power(self.sp(meta), ch[0], k, False)
 
     def power_paren(self, meta: Any, ch: list[Any]) -> ast.Power:
         sign = -1.0 if ch[1] is not None else 1.0
-        return ast.Power(self.sp(meta), ch[0], sign * _number(str(ch[2])), True)
+        return ast.Power(self.sp(meta), ch[0], sign * _literal(ch[2], self.src), True)
 
     def number(self, meta: Any, ch: list[Any]) -> ast.Num:
-        return ast.Num(self.sp(meta), _number(str(ch[0])), str(ch[0]))
+        return ast.Num(self.sp(meta), _literal(ch[0], self.src), str(ch[0]))
 
     def name(self, meta: Any, ch: list[Any]) -> ast.Name:
         return ast.Name(self.sp(meta), str(ch[0]))
