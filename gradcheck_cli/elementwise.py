@@ -85,6 +85,9 @@ register(Elementwise("sigmoid", lambda t: 1 / (1 + sp.exp(-t)), _sigmoid_np, ali
 register(Elementwise("tanh", sp.tanh, np.tanh, doc="tanh′ = 1 − tanh²"))
 register(Elementwise("relu", lambda t: sp.Piecewise((t, t > 0), (0, True)), _relu_np, analytic=False,
                      kinks=(0.0,), doc="max(t, 0); relu′ = 1[t > 0] (0 at the kink)"))
+register(Elementwise("step", lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
+                     lambda t: np.heaviside(np.real(t), 0.5), analytic=False, kinks=(0.0,),
+                     doc="1 if t > 0, ½ at t = 0, else 0: how max and min route a gradient (a tie splits it)"))
 register(Elementwise("leaky_relu", lambda t, a: sp.Piecewise((t, t > 0), (a * t, True)), _leaky_np,
                      analytic=False, kinks=(0.0,), nparams=1, doc="t if t > 0 else a·t"))
 register(Elementwise("elu", lambda t: sp.Piecewise((t, t > 0), (sp.exp(t) - 1, True)), _elu_np,

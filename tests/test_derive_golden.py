@@ -46,7 +46,7 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "trace_of_product": ("∂s/∂A = Bᵀ", "∂s/∂B = Aᵀ"),
     "shared_weights_rnn": ("δ₂ = u ∘ (1 − h2²)", "δ₁ = (Wᵀ δ₂) ∘ (1 − h1²)", "∂s/∂W = δ₂ h1ᵀ + δ₁ h0ᵀ",
                            "∂s/∂U = δ₂ x2ᵀ + δ₁ x1ᵀ"),
-    "max_routes": ("∂s/∂a = u ∘ relu′(a − c)", "∂s/∂c = u ∘ relu′(c − a)", "∂s/∂u = m"),
+    "max_routes": ("∂s/∂a = u ∘ step(a − c)", "∂s/∂c = u ∘ step(c − a)", "∂s/∂u = m"),
     "batchnorm_train": ("∂L/∂X = δ − sum(δ, axis=1) / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)",
                         "∂L/∂beta = sum(R, axis=1)"),
     "batch_mean_squared_error": ("δ = (H − T) ∘ (1 − H²)", "∂L/∂W = δ Xᵀ / N", "∂L/∂b = sum(δ, axis=1) / N"),
