@@ -8,7 +8,7 @@ failure), which derivative method, and turns disagreements near a kink into
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -111,7 +111,20 @@ def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode:
         indices = [tuple(int(i) for i in np.unravel_index(f, x0.shape)) for f in sorted(flat)]
     num, evals = numeric_gradient(_Scalar(fun), x0, method=method, indices=indices, batched=True)
     claimed_vals = target if indices is None else np.array([target[i] for i in indices])
-    return _verdict(fun, x0, num, claimed_vals, target, indices, method, mode, rtol, label, fscale, evals, suspects)
+    out = _verdict(fun, x0, num, claimed_vals, target, indices, method, mode, rtol, label, fscale, evals, suspects)
+    if mode == "sample" and out.ok and indices is not None and len(indices) < P:
+        return _with_directions(out, _check_directional(fun, target, method, rng, rtol, label, fscale), len(indices), P)
+    return out
+
+
+def _with_directions(sampled: Outcome, directional: Outcome, k: int, P: int) -> Outcome:
+    """A sampled check also runs random directions, which see every entry: a wholly wrong claim cannot pass."""
+    evals = sampled.evaluations + directional.evaluations
+    if not directional.ok:
+        return replace(directional, message=f"the {k} sampled entries (of {P}) agree, but {directional.message}",
+                       mode="sample", evaluations=evals)
+    return replace(sampled, message=f"{k} of {P} entries sampled and checked, and 4 random directions agree "
+                   f"(a bug confined to unsampled entries may be missed; --full checks all)", evaluations=evals)
 
 
 def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray, target: np.ndarray,
