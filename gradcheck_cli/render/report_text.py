@@ -23,7 +23,8 @@ def render_report_text(report: Report) -> str:
             detail.append(f"{c.method}, {c.mode}")
         extra = f"  ({'; '.join(detail)})" if detail else ""
         lines.append(f"  {mark}  {_title(c).ljust(width)}{extra}")
-        if c.message and (not c.ok or c.status in ("kink", "skipped") or c.mode == "sample"):
+        if c.message and (not c.ok or c.status in ("kink", "skipped") or c.mode == "sample"
+                          or c.message.startswith("the implementation returned")):
             lines.append(f"        {c.message}")
         if c.column and c.line:
             lines.extend(_caret(c.file or report.file, c.line, c.column, files))
