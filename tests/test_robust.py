@@ -12,6 +12,7 @@ a time bound per input.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import Counter
@@ -29,7 +30,7 @@ from gradcheck_cli.cli import app
 from gradcheck_cli.errors import GradcheckError, ParseError, format_error
 
 ROOT = Path(__file__).parent.parent
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.grad"))
+EXAMPLES = sorted((ROOT / "examples").rglob("*.grad"))
 RUNNER = CliRunner()
 
 
@@ -350,7 +351,8 @@ def check_cli(tmp_path: Path, data: bytes, command: tuple[str, ...]) -> None:
     assert seconds < TIME_BOUND_S, (command, seconds, data[:300])
 
 
-FUZZ_CLI = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+# 60 inputs per command and source in the suite (~25 s); GRADCHECK_FUZZ_EXAMPLES=1000 for a longer hunt
+FUZZ_CLI = settings(max_examples=int(os.environ.get("GRADCHECK_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                              HealthCheck.function_scoped_fixture])
 
 
