@@ -173,8 +173,9 @@ def _check_depth(tree: Any, source: str, offset: int = 0, line0: int = 0) -> Non
             meta = node.meta
             span = (Span(meta.start_pos + offset, meta.end_pos + offset, meta.line + line0, meta.column, source)
                     if not meta.empty else None)
-            raise ParseError(f"the expression is nested too deeply: more than {MAX_DEPTH} levels of calls, brackets and operators",
-                             span, "name the inner parts with assignments (h1 = tanh(z), h2 = tanh(h1), …)")
+            raise ParseError(f"the expression is nested too deeply: more than {MAX_DEPTH} levels of calls, "
+                             "brackets and operators", span,
+                             "name the inner parts with assignments (h1 = tanh(z), h2 = tanh(h1), …)")
         stack.extend((c, depth + 1) for c in reversed(node.children) if hasattr(c, "children"))
 
 
