@@ -118,8 +118,25 @@ def _check_sizes(graph: Graph) -> None:
         given = given or "the sizes"
         raise UsageError(f"{given}: {what} would have {r * c:,} entries ({_bytes(8 * r * c)} as float64); numeric "
                          f"checks take arrays of up to {MAX_ENTRIES:,} entries ({_bytes(8 * MAX_ENTRIES)})",
-                         v.span if v is not None else e.span,
+                         v.span if v is not None else _first_use(graph, e),
                          "give the dims smaller sizes for verify; derive keeps them symbolic at any size")
+
+
+def _first_use(graph: Graph, node: Expr) -> Any:
+    """The span of the first statement that computes `node`. Not node.span: nodes are shared
+    between graphs (hash-consed), so their own span may point into another file."""
+    seen: set[int] = set()
+    for name, value in graph.values.items():
+        stack = [value]
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            if e is node:
+                return graph.value_spans.get(name)
+            stack.extend(e.args)
+    return None
 
 
 def _bytes(n: int) -> str:
