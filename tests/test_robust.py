@@ -314,6 +314,11 @@ TIME_BOUND_S = 20.0
 FINDINGS: Counter[str] = Counter()
 
 
+# the attacks of issue 14, as fragments a mutation may splice in anywhere
+HOSTILE = [b"9" * 5000, b"0." + b"3" * 20000, b"tanh(" * 300, b"max(x, x)", b"q" * 20000, b"\n1000000000",
+           b"\nclaim ds/dx = 1 - tanh(x)^^2" * 200, b"sum(" * 150, b" + x" * 400]
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     """An example file with a few random edits: bytes deleted, duplicated, replaced or inserted."""
@@ -328,7 +333,7 @@ def mutated(draw: st.DrawFn) -> bytes:
             data[i:i] = data[i:i + n]
         elif kind == "replace":
             data[i:i + 1] = draw(st.sampled_from([b"(", b")", b"^T", b"'", b"0", b"1e999", b"\xff", b"\f", b"\\\n",
-                                                  b"tanh(", b"claim ", b"=", b"x", b"*", b" ", b"\n", b"-"]))
+                                                  b"tanh(", b"claim ", b"=", b"x", b"*", b" ", b"\n", b"-"] + HOSTILE))
         else:
             data[i:i] = draw(st.binary(min_size=1, max_size=n))
     return bytes(data)
@@ -343,6 +348,7 @@ def check_cli(tmp_path: Path, data: bytes, command: tuple[str, ...]) -> None:
     out = r.output
     FINDINGS["inputs"] += 1
     FINDINGS[f"exit {r.exit_code}"] += 1
+    FINDINGS["last exit"] = r.exit_code
     assert r.exception is None or isinstance(r.exception, SystemExit), (command, data[:300], repr(r.exception))
     assert r.exit_code in (0, 1, 2), (command, r.exit_code, data[:300], out[-800:])
     assert "Traceback" not in out and "internal error" not in out, (command, data[:300], out[-800:])
@@ -370,8 +376,38 @@ def test_cli_on_random_bytes(tmp_path: Path, command: tuple[str, ...], data: byt
     check_cli(tmp_path, data, command)
 
 
+def _attack(kind: str, k: int) -> str:
+    head = "dims n = 3\nx : n\n"
+    return {
+        "nest": head + f"s = sum({'tanh(' * k}x{')' * k})\n",
+        "integer": head + f"s = sum(x) * {'7' * k}\n",
+        "decimal": head + f"s = sum(x) * 0.{'3' * (20 * k)}\n",
+        "size": f"dims n = 1{'0' * k}, m = 2\nW : n x m\nx : m\ns = sum(W x)\n",
+        "chain": head + "a0 = x\n" + "".join(f"a{i} = tanh(a{i - 1})\n" for i in range(1, k + 1)) + f"s = sum(a{k})\n",
+        "claims": head + "s = sum(tanh(x))\n" + "claim ds/dx = 1 - tanh(x)^^2\n" * k,
+        "tie": head + "y : n\n" + f"s = sum(max(x, x)) + {k} * sum(min(x, abs(x)))\n",
+        "saturated": head + "w : n\n" + f"s = tanh({k} * w^T x)\n",
+        "name": f"dims n = 3\n{'q' * (100 * k)} : n\ns = sum({'q' * (100 * k)})\n",
+    }[kind]
+
+
+ATTACKS = ["nest", "integer", "decimal", "size", "chain", "claims", "tie", "saturated", "name"]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+@settings(max_examples=int(os.environ.get("GRADCHECK_FUZZ_EXAMPLES", "60")) // 4, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(ATTACKS), k=st.integers(1, 300))
+def test_cli_on_issue_14_attacks(tmp_path: Path, command: tuple[str, ...], kind: str, k: int) -> None:
+    """The issue's attacks at random sizes; a file without claims that verify accepts must pass (no false alarm)."""
+    check_cli(tmp_path, _attack(kind, k).encode("utf-8"), command)
+    if command[0] == "verify" and kind != "claims":
+        assert FINDINGS["last exit"] in (0, 2), (kind, k, FINDINGS["last exit"])
+
+
 def test_zz_fuzzer_counts() -> None:
     """Runs after the fuzzers (file order): every input they fed ended in 0, 1 or 2."""
     if FINDINGS["inputs"]:
-        print(f"\nCLI fuzzer: {dict(FINDINGS)}")
+        print(f"\nCLI fuzzer: {({k: v for k, v in FINDINGS.items() if k != 'last exit'})}")
         assert FINDINGS["inputs"] == sum(v for k, v in FINDINGS.items() if k.startswith("exit "))
+        assert FINDINGS["last exit"] in (0, 1, 2)
