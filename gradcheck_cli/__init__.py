@@ -36,6 +36,25 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
+class _Package(types.ModuleType):
+    """Keeps `gc.derive` and `gc.verify` the functions after their submodules load.
+
+    Importing a submodule sets the package's attribute of that name to the module
+    (`gradcheck_cli.derive`), which would shadow the exported function of the same
+    name: `gc.verify(g); gc.derive(g)` then called a module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            module, attr = _EXPORTS[name]
+            if value.__name__ == f"{__name__}.{module}" and hasattr(value, attr):
+                value = getattr(value, attr)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         import importlib

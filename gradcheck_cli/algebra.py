@@ -516,6 +516,9 @@ def fn(name: str, a: Expr, order: int = 0, alpha: Any = None) -> Expr:
         return T(log_softmax(a.args[0].args[0]))
     if name == "log" and order == 0 and a.op == "fn" and a.param("name") == "exp" and a.param("order") == 0:
         return a.args[0]
+    if name == "step" and order == 0 and a.op in ("zeros", "const"):  # a structural tie: max(x, x) routes ½ each
+        half = const(sp.Heaviside(a.param("value"), sp.Rational(1, 2)) if a.op == "const" else sp.Rational(1, 2))
+        return half if a.op == "const" else mul(half, ones(a.shape[0], a.shape[1]))
     params: dict[str, Any] = {"name": name, "order": order}
     if alpha is not None:
         params["alpha"] = number(alpha)

@@ -120,8 +120,8 @@ def _source_of(err: Exception) -> str | None:
     if span is None:
         return None
     try:
-        return Path(span.source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, ValueError):
+        return Path(span.source).read_bytes().decode("utf-8-sig", errors="replace")  # as ir.load places bad bytes
+    except (OSError, ValueError):
         return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import algebra as alg
 from . import scalars
+from .deep import deep
 from .errors import DeriveError
 from .expr import Expr
 from .ir import Graph
@@ -144,6 +145,7 @@ class Derivation:
         return render_plain(self)
 
 
+@deep
 def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None) -> Derivation:
     """Derive ∂output/∂v for each requested (default: every non-data) variable."""
     out_name = output or graph.output_name

@@ -48,8 +48,12 @@ class Elementwise:
 
 
 def _sigmoid_np(t: np.ndarray) -> np.ndarray:
-    # 0.5 (1 + tanh(t/2)) never overflows and is complex-safe
-    return 0.5 * (1.0 + np.tanh(0.5 * t))
+    # e = exp(−|t|) (by the real part) never overflows and is complex-safe; eᵗ/(1 + eᵗ) for t < 0
+    # keeps σ's relative precision where it saturates at 0 (0.5 (1 + tanh(t/2)) loses it to
+    # cancellation: at t = −24 its relative error is 1e-6, enough to fail a correct gradient)
+    neg = np.real(t) < 0
+    e = np.exp(np.where(neg, t, -t))
+    return np.where(neg, e / (1.0 + e), 1.0 / (1.0 + e))
 
 
 def _softplus_np(t: np.ndarray) -> np.ndarray:
@@ -100,6 +104,9 @@ register(Elementwise("sigmoid", lambda t: 1 / (1 + sp.exp(-t)), _sigmoid_np, ali
 register(Elementwise("tanh", lambda t: sp.tanh(t), np.tanh, doc="tanh′ = 1 − tanh²"))
 register(Elementwise("relu", lambda t: sp.Piecewise((t, t > 0), (0, True)), _relu_np, analytic=False,
                      kinks=(0.0,), doc="max(t, 0); relu′ = 1[t > 0] (0 at the kink)"))
+register(Elementwise("step", lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
+                     lambda t: np.heaviside(np.real(t), 0.5), analytic=False, kinks=(0.0,),
+                     doc="1 if t > 0, ½ at t = 0, else 0: how max and min route a gradient (a tie splits it)"))
 register(Elementwise("leaky_relu", lambda t, a: sp.Piecewise((t, t > 0), (a * t, True)), _leaky_np,
                      analytic=False, kinks=(0.0,), nparams=1, doc="t if t > 0 else a·t"))
 register(Elementwise("elu", lambda t: sp.Piecewise((t, t > 0), (sp.exp(t) - 1, True)), _elu_np,

@@ -7,6 +7,7 @@ source line, a caret under the offending text, and what was expected).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -85,14 +86,17 @@ def format_error(err: GradcheckError, source_text: str | None) -> str:
       = hint: did you mean `W x`?
     ```
     """
-    lines = [f"warning: {err.message}" if isinstance(err, Warning_) else f"error[{err.kind}]: {err.message}"]
+    lines = [f"warning: {cut_long_words(err.message)}" if isinstance(err, Warning_)
+             else f"error[{err.kind}]: {cut_long_words(err.message)}"]
     span = err.span
     if span is not None:
         lines.append(f" --> {span.source}:{span.line}:{span.column}")
         if source_text is not None:
-            src_lines = source_text.splitlines()
+            # split like the grammar (only \n ends a line): str.splitlines would also split
+            # at a form feed or U+2028 inside a comment and show the wrong line
+            src_lines = source_text.split("\n")
             if 1 <= span.line <= len(src_lines):
-                text = src_lines[span.line - 1].replace("\t", " ")
+                text = src_lines[span.line - 1].rstrip("\r").replace("\t", " ")
                 num = str(span.line)
                 pad = " " * len(num)
                 # underline the whole span when it stays on this line
@@ -100,13 +104,38 @@ def format_error(err: GradcheckError, source_text: str | None) -> str:
                 width = max(1, min(span.end, line_start + len(text)) - max(span.start, line_start))
                 if span.end <= span.start:
                     width = 1
+                text, col, width = _window(text, span.column - 1, width)
                 lines.append(f"{pad} |")
                 lines.append(f"{num} | {text}")
-                lines.append(f"{pad} | {' ' * (span.column - 1)}{'^' * width}")
+                lines.append(f"{pad} | {' ' * col}{'^' * width}")
     if err.hint:
         pad = " " * len(str(span.line)) if span is not None and source_text is not None else " "
-        lines.append(f"{pad} = hint: {err.hint}")
+        lines.append(f"{pad} = hint: {cut_long_words(err.hint)}")
     return "\n".join(lines)
+
+
+_WIDTH = 100  # the most of a source line an error shows
+
+
+def _window(text: str, col: int, width: int) -> tuple[str, int, int]:
+    """At most _WIDTH characters of a long line around the caret, with … where it was cut."""
+    if len(text) <= _WIDTH:
+        return text, col, width
+    start = max(0, min(col - 20, len(text) - _WIDTH))
+    shown = text[start:start + _WIDTH]
+    head = "…" if start > 0 else ""
+    tail = "…" if start + _WIDTH < len(text) else ""
+    col = col - start + len(head)
+    return head + shown + tail, col, max(1, min(width, _WIDTH - (col - len(head))))
+
+
+_LONG_WORD = re.compile(r"[^\s'\"`()]{61,}")
+
+
+def cut_long_words(message: str) -> str:
+    """Shorten any run of more than 60 characters (a 1 MB name) to its ends and its length."""
+    return _LONG_WORD.sub(lambda m: f"{m.group(0)[:24]}…{m.group(0)[-8:]} ({len(m.group(0)):,} characters)",
+                          message)
 
 
 def _line_start(text: str, line: int) -> int:

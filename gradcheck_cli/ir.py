@@ -10,6 +10,7 @@ rather than the run.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import algebra as alg
+from .deep import deep
 from .dsl import ast
 from .dsl.parser import parse_file
 from .elementwise import ELEMENTWISE, canonical
@@ -115,9 +117,14 @@ def parse(text: str, source: str = "<stdin>", seed: int = 0) -> Graph:
     """Parse and type-check a .grad file; raises GradcheckError with a position."""
     file = parse_file(text, source)
     try:
-        return Lowering(file, seed).run()
+        return _lower(file, seed)
     except RecursionError:  # printing a very deep expression (thousands of nested ops) in a message
         raise ShapeError("the graph is nested too deeply for gradcheck to describe", None) from None
+
+
+@deep
+def _lower(file: ast.File, seed: int) -> Graph:
+    return Lowering(file, seed).run()  # a fresh Lowering, so a rerun on a deeper stack starts clean
 
 
 def load(path: str, seed: int = 0) -> Graph:
@@ -125,13 +132,17 @@ def load(path: str, seed: int = 0) -> Graph:
 
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the text
+        data = p.read_bytes()
     except FileNotFoundError:
         from .errors import UsageError
         raise UsageError(f"no such file: {path}") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as e:
+    except (IsADirectoryError, PermissionError) as e:
         from .errors import UsageError
         raise UsageError(f"cannot read {path}: {e}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the text
+    except UnicodeDecodeError as e:
+        raise _not_utf8(data, e, str(path)) from None
     return parse(text, str(path), seed)
 
 
@@ -140,6 +151,39 @@ _ALIASES = {"trace": "tr", "ln": "log", "logistic": "sigmoid", "sigma": "sigmoid
             "log_det": "logdet", "logsoftmax": "log_softmax", "lse": "logsumexp", "transpose": "T",
             "inverse": "inv", "frobenius": "norm", "l2": "norm", "xent": "cross_entropy",
             "crossentropy": "cross_entropy", "identity": "eye", "one_hot": "onehot", "leakyrelu": "leaky_relu"}
+
+
+def _not_utf8(data: bytes, e: UnicodeDecodeError, source: str) -> GradcheckError:
+    """A byte that is not UTF-8, placed at line:col of the text as an editor shows it (U+FFFD for bad bytes)."""
+    from .errors import UsageError
+
+    before = data[:e.start].decode("utf-8-sig", errors="replace")
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    span = Span(len(before), len(before) + 1, line, col, source)
+    return UsageError(f"the file is not UTF-8: byte 0x{data[e.start]:02x} cannot be decoded", span,
+                      "save the file as UTF-8")
+
+
+_DECIMAL = re.compile(r"(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
+
+
+def exact_number(text: str, value: float) -> Any:
+    """A number token as a sympy number, built from its digits (never sympified: the text is data).
+
+    `0.1` → 1/10 and `2` → 2 exactly; a literal with more digits than float64 keeps
+    (a 100,000-digit decimal) or written with an exponent becomes the float64 it
+    evaluates to, so the cost stays linear in the token and numbers stay small.
+    """
+    m = _DECIMAL.fullmatch(text)
+    if m is None:
+        return sp.Float(value)
+    whole, frac, exp = m.group(1), m.group(2) or "", int(m.group(3) or 0)
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > 17 or abs(exp) > 30:
+        return sp.Float(value)
+    shift = exp - len(frac)  # 1e-5 is exactly 1/100000, as the file wrote it
+    return Fraction(int(digits or "0") * 10 ** max(shift, 0), 10 ** max(-shift, 0))
 
 
 def _suggest(name: str, options: list[str]) -> str | None:
@@ -411,7 +455,7 @@ class Lowering:
 
     def _expr(self, node: ast.Node) -> Expr:
         if isinstance(node, ast.Num):
-            return alg.const(_decimal(node.text), written=node.text)
+            return alg.const(exact_number(node.text, node.value), written=node.text)
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.BinOp):
@@ -460,7 +504,7 @@ class Lowering:
             if k == -1 and not node.paren and not is_scalar(a.shape) and a.shape[0] != Dim.of(1) \
                     and a.shape[1] != Dim.of(1):
                 return self._shape_op(node, lambda: alg.inv(a))
-            kk = Fraction(int(k)) if float(k).is_integer() else alg.number(k)
+            kk = Fraction(int(k)) if float(k).is_integer() else exact_number(repr(float(k)), k)
             return alg.pow_(a, kk)
         if isinstance(node, ast.Concat):
             parts = [self.expr(i) for i in node.items]
@@ -754,9 +798,3 @@ def pp_graph(g: Graph) -> str:
 
 def _param_str(v: Any) -> str:
     return str(v) if not isinstance(v, str) else v
-
-
-def _decimal(text: str) -> Fraction:
-    """The number the file wrote, exactly (1e-5 is 1/100000, not a 15-digit float), built from its
-    digits: no sympy on the parse path."""
-    return Fraction(text)

@@ -472,14 +472,17 @@ register(OpRule(
 
 
 def _max_vjp(g: Expr, out: Expr, a: Expr, b: Expr) -> tuple[Expr, Expr]:
-    # max routes: the gradient goes to whichever input was larger (relu′ is the step 1[t > 0])
-    return (unbroadcast(alg.mul(g, alg.fn("relu", alg.sub(a, b), order=1)), a.shape),
-            unbroadcast(alg.mul(g, alg.fn("relu", alg.sub(b, a), order=1)), b.shape))
+    # max routes: the gradient goes to whichever input was larger. At a tie it is split,
+    # ½ to each (torch.maximum and jax.numpy.maximum do the same): step(0) = ½, so
+    # max(x, x) = x gets 1 and max(x, |x|) gets the right slope where x > 0. A tie is a
+    # kink for the numeric check unless both sides have the same slope.
+    return (unbroadcast(alg.mul(g, alg.fn("step", alg.sub(a, b))), a.shape),
+            unbroadcast(alg.mul(g, alg.fn("step", alg.sub(b, a))), b.shape))
 
 
 def _min_vjp(g: Expr, out: Expr, a: Expr, b: Expr) -> tuple[Expr, Expr]:
-    return (unbroadcast(alg.mul(g, alg.fn("relu", alg.sub(b, a), order=1)), a.shape),
-            unbroadcast(alg.mul(g, alg.fn("relu", alg.sub(a, b), order=1)), b.shape))
+    return (unbroadcast(alg.mul(g, alg.fn("step", alg.sub(b, a))), a.shape),
+            unbroadcast(alg.mul(g, alg.fn("step", alg.sub(a, b))), b.shape))
 
 
 def _where_np(pick_a: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., np.ndarray]:
@@ -494,7 +497,7 @@ register(OpRule(
     numpy=_where_np(lambda a, b: a > b), sympy=_sym_elementwise(lambda x, y: sp.Max(x, y)), vjp=_max_vjp,
     gate="max routes", analytic=False,
     show={"dsl": "max({0}, {1})", "text": "max({0}, {1})", "latex": r"\max({0}, {1})"},
-    doc="elementwise max(a, b); the gradient is routed to the larger input",
+    doc="elementwise max(a, b); the gradient is routed to the larger input, split ½ each at a tie",
 ))
 
 register(OpRule(
@@ -502,7 +505,7 @@ register(OpRule(
     numpy=_where_np(lambda a, b: a < b), sympy=_sym_elementwise(lambda x, y: sp.Min(x, y)), vjp=_min_vjp,
     gate="min routes", analytic=False,
     show={"dsl": "min({0}, {1})", "text": "min({0}, {1})", "latex": r"\min({0}, {1})"},
-    doc="elementwise min(a, b); the gradient is routed to the smaller input",
+    doc="elementwise min(a, b); the gradient is routed to the smaller input, split ½ each at a tie",
 ))
 
 

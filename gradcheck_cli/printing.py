@@ -12,6 +12,7 @@ import re
 from fractions import Fraction
 from typing import Any, Mapping
 
+from .deep import deep
 from .expr import _TABLE, Expr
 from .lazy import sympy as sp
 from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
@@ -91,6 +92,7 @@ class Printer:
         # many terms (a deep net's δ chain) is printed once, not once per path to it
         self._memo: dict[int, tuple[str, int]] = {}
 
+    @deep
     def top(self, e: Expr) -> str:
         return self.go(e)[0]
 

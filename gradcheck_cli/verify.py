@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import algebra as alg
+from .deep import deep
 from .derive import Derivation, derive
 from .elementwise import ELEMENTWISE, GENERIC_STANDINS, MAX_GENERIC, generic_rounds
 from .errors import GradcheckError, UsageError
@@ -112,11 +113,60 @@ def _finite_point(graph: Graph, rng: np.random.Generator, binding: dict[str, str
     return values
 
 
+#: The largest array a numeric check builds: 10⁷ float64 entries is 80 MB, and the
+#: checks hold a few perturbed copies at once. derive has no such limit (sizes stay symbolic).
+MAX_ENTRIES = 10_000_000
+
+
+def _check_sizes(graph: Graph) -> None:
+    """A clear error, at the declaration, for a size too large to evaluate (never a MemoryError)."""
+    sizes = graph.env.sizes
+    declared = {id(v.expr): v for v in graph.variables.values()}
+    for e in graph.output.walk():
+        r, c = e.shape[0].size(sizes), e.shape[1].size(sizes)
+        if r * c <= MAX_ENTRIES:
+            continue
+        v = declared.get(id(e))
+        what = f"{v.name} ({shape_str(e.shape)})" if v is not None else f"a {shape_str(e.shape)} intermediate"
+        given = ", ".join(dict.fromkeys(f"{k} = {sizes[k]:,}" for s in e.shape for k, _ in s.terms if k in sizes))
+        given = given or "the sizes"
+        raise UsageError(f"{given}: {what} would have {r * c:,} entries ({_bytes(8 * r * c)} as float64); numeric "
+                         f"checks take arrays of up to {MAX_ENTRIES:,} entries ({_bytes(8 * MAX_ENTRIES)})",
+                         v.span if v is not None else _first_use(graph, e),
+                         "give the dims smaller sizes for verify; derive keeps them symbolic at any size")
+
+
+def _first_use(graph: Graph, node: Expr) -> Any:
+    """The span of the first statement that computes `node`. Not node.span: nodes are shared
+    between graphs (hash-consed), so their own span may point into another file."""
+    seen: set[int] = set()
+    for name, value in graph.values.items():
+        stack = [value]
+        while stack:
+            e = stack.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            if e is node:
+                return graph.value_spans.get(name)
+            stack.extend(e.args)
+    return None
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+@deep
 def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
     opts = opts or VerifyOptions()
     report = Report(file=graph.source, seed=opts.seed)
     t0 = time.perf_counter()
     with using(graph.env):
+        _check_sizes(graph)
         sizes = ", ".join(f"{k} = {v}" for k, v in graph.env.sizes.items())
         report.notes.append(f"seed {opts.seed}; sizes {sizes or '(none)'}; {opts.trials} point(s)")
         if graph.output_note:

@@ -49,7 +49,7 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "trace_of_product": ("∂s/∂A = Bᵀ", "∂s/∂B = Aᵀ"),
     "shared_weights_rnn": ("δ₂ = u ∘ (1 − h2²)", "δ₁ = (Wᵀ δ₂) ∘ (1 − h1²)", "∂s/∂W = δ₂ h1ᵀ + δ₁ h0ᵀ",
                            "∂s/∂U = δ₂ x2ᵀ + δ₁ x1ᵀ"),
-    "max_routes": ("∂s/∂a = u ∘ relu′(a − c)", "∂s/∂c = u ∘ relu′(c − a)", "∂s/∂u = m"),
+    "max_routes": ("∂s/∂a = u ∘ step(a − c)", "∂s/∂c = u ∘ step(c − a)", "∂s/∂u = m"),
     "batchnorm_train": ("∂L/∂X = (R ∘ gamma) / std − Xhat ∘ sum((R ∘ gamma ∘ Xhat) / std, axis=1) / B − "
                         "(sum(R, axis=1) ∘ gamma) / std / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)",
                         "∂L/∂beta = sum(R, axis=1)"),

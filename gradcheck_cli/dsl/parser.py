@@ -6,6 +6,7 @@ to `eval`, `exec`, `sympify` or `parse_expr`.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -53,8 +54,31 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
     """
     if not text.endswith("\n"):
         text += "\n"
+    # Claim lines are parsed one by one (an error there fails that claim alone), the
+    # rest once with those lines blanked: linear in the file however many claims are broken.
+    claim_lines = _claim_lines(text)
+    errors: list[GradcheckError] = []
+    claims = []
+    for start, end, line_no in claim_lines:
+        try:
+            claims.append(_parse_claim(text, start, end, line_no, source))
+        except GradcheckError as e:  # a broken claim head: the file's error, unless an earlier line has one
+            errors.append(e)
+            break
+    try:
+        statements = _parse_rest(_blank(text, claim_lines), text, source)
+    except GradcheckError as e:
+        errors.append(e)
+    if errors:
+        raise min(errors, key=lambda e: e.span.start if e.span is not None else -1)
+    if claims:
+        statements = sorted(statements + claims, key=lambda n: n.span.start)
+    return ast.File(tuple(statements), source, text)
+
+
+def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
+    """The statements of `parsed` (the file, claim lines blanked); a claim left in (a continued line) may still fail alone."""
     broken: list[ast.Claim] = []
-    parsed = text
     while True:
         try:
             tree = _lark().parse(parsed)
@@ -67,6 +91,7 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
             broken.append(claim)
             start, end = claim.span.start, claim.span.end
             parsed = parsed[:start] + " " * (end - start) + parsed[end:]
+    _check_depth(tree, source)
     try:
         stmts = _ToAst(source).transform(tree)
     except UnexpectedInput as e:
@@ -80,13 +105,86 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
     statements = list(stmts.children)
     if broken:
         statements = sorted(statements + broken, key=lambda n: n.span.start)
-    return ast.File(tuple(statements), source, text)
+    return statements
+
+
+def _claim_lines(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, line number) of each claim that is one whole line (not continued with a backslash)."""
+    out: list[tuple[int, int, int]] = []
+    start, line_no, continued = 0, 1, False
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end].rstrip("\r")
+        code = line.split("#", 1)[0].rstrip()
+        ends_continued = code.endswith("\\")
+        if not continued and not ends_continued and _CLAIM_HEAD.match(line):
+            out.append((start, start + len(line), line_no))
+        continued = ends_continued
+        start, line_no = end + 1, line_no + 1
+    return out
+
+
+def _blank(text: str, spans: list[tuple[int, int, int]]) -> str:
+    parts, pos = [], 0
+    for start, end, _ in spans:
+        parts += [text[pos:start], " " * (end - start)]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> ast.Claim:
+    """One claim line alone, with spans placed in the whole file; a syntax error comes back inside the claim."""
+    line = text[start:end] + "\n"
+    try:
+        tree = _lark().parse(line)
+        _check_depth(tree, source, start, line_no - 1)
+        (claim,) = _ToAst(source, start, line_no - 1).transform(tree).children
+        return claim  # type: ignore[no-any-return]
+    except UnexpectedInput as e:
+        err = _convert(e, line, source)
+        if err.span is not None:
+            sp_ = err.span
+            err.span = Span(sp_.start + start, sp_.end + start, sp_.line + line_no - 1, sp_.column, source)
+    except VisitError as e:
+        if not isinstance(e.orig_exc, ParseError):
+            raise
+        err = e.orig_exc
+    except ParseError as e:  # nested too deeply
+        err = e
+    claim = _broken_claim(err, text, source, line_no)
+    if claim is None:
+        raise err from None
+    return claim
+
+
+# Every later stage (lowering, derive, the printers, numpy evaluation) walks an
+# expression recursively; 256 levels of the parse tree (about 128 nested calls or a
+# 256-term chain of operators) is far past any lecture formula and well inside
+# Python's recursion limit.
+MAX_DEPTH = 256
+
+
+def _check_depth(tree: Any, source: str, offset: int = 0, line0: int = 0) -> None:
+    """A clean error at the first level past MAX_DEPTH, found without recursion."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            span = (Span(meta.start_pos + offset, meta.end_pos + offset, meta.line + line0, meta.column, source)
+                    if not meta.empty else None)
+            raise ParseError(f"the expression is nested too deeply: more than {MAX_DEPTH} levels of calls, "
+                             "brackets and operators", span,
+                             "name the inner parts with assignments (h1 = tanh(z), h2 = tanh(h1), …)")
+        stack.extend((c, depth + 1) for c in reversed(node.children) if hasattr(c, "children"))
 
 
 _CLAIM_HEAD = re.compile(r"[ \t]*claim[ \t]+(" + _DERIV_PATTERN + r")[ \t]*=")
 
 
-def _broken_claim(err: ParseError, text: str, source: str) -> ast.Claim | None:
+def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None = None) -> ast.Claim | None:
     """The claim line a syntax error lies on, as a Claim that carries the error; None off claim lines."""
     if err.span is None:
         return None
@@ -99,7 +197,7 @@ def _broken_claim(err: ParseError, text: str, source: str) -> ast.Claim | None:
     if head is None or err.span.start < start + head.end(0):
         return None  # not a claim, or its head (`claim ds/dW =`) is what is broken
     num, den = (_ident(part.strip()[1:].strip()) for part in head.group(1).split("/", 1))
-    line_no = text.count("\n", 0, start) + 1
+    line_no = line_no or text.count("\n", 0, start) + 1
     code = line.split("#", 1)[0].rstrip()
     span = Span(start, start + len(code), line_no, 1, source)
     hstart = start + head.start(1)
@@ -189,27 +287,60 @@ def _number(text: str) -> float:
     return float(text)
 
 
+# Sizes are Python ints used by numpy; 18 digits is past any array a machine holds,
+# and keeps int() of the token linear (Python refuses > 4300 digits anyway).
+_MAX_SIZE_DIGITS = 18
+
+
+def _size(tok: Token, span: Span) -> int:
+    text = str(tok)
+    if len(text.lstrip("0")) > _MAX_SIZE_DIGITS:
+        raise ParseError(f"the size {_cut(text)} ({len(text):,} digits) is too large", span,
+                         f"sizes have at most {_MAX_SIZE_DIGITS} digits")
+    return int(text)
+
+
+def _literal(tok: Token, span: Span) -> float:
+    """A number literal's float64 value; one that float64 cannot hold is an error at the token."""
+    value = float(str(tok))  # linear in the token's length (a 100,000-digit decimal is fine)
+    if not math.isfinite(value):
+        raise ParseError(f"the number {_cut(str(tok))} is too large for float64 (at most about 1.8e308)",
+                         span)
+    return value
+
+
+def _cut(text: str, keep: int = 24) -> str:
+    """A long token shortened for a message: `99999…999 (5,000 characters)`."""
+    return text if len(text) <= keep else f"{text[:keep // 2]}…{text[-keep // 2:]}"
+
+
 @v_args(meta=True)
 class _ToAst(Transformer):  # type: ignore[type-arg]
-    def __init__(self, source: str):
+    def __init__(self, source: str, offset: int = 0, line0: int = 0):
         super().__init__()
         self.src = source
+        self.offset, self.line0 = offset, line0  # where the parsed text starts in the file (a claim line)
 
     def sp(self, meta: Any) -> Span:
-        return _span(meta, self.src)
+        return Span(meta.start_pos + self.offset, meta.end_pos + self.offset, meta.line + self.line0, meta.column,
+                    self.src)
+
+    def tsp(self, tok: Token) -> Span:
+        return Span((tok.start_pos or 0) + self.offset, (tok.end_pos or 0) + self.offset,
+                    (tok.line or 1) + self.line0, tok.column or 1, self.src)
 
     # statements --------------------------------------------------------------
     def dims(self, meta: Any, items: list[Any]) -> ast.Dims:
         return ast.Dims(self.sp(meta), tuple(items))
 
     def dim_item(self, meta: Any, ch: list[Any]) -> ast.DimItem:
-        return ast.DimItem(self.sp(meta), str(ch[0]), int(ch[1]) if ch[1] is not None else None)
+        return ast.DimItem(self.sp(meta), str(ch[0]), _size(ch[1], self.tsp(ch[1])) if ch[1] is not None else None)
 
     def decl(self, meta: Any, ch: list[Any]) -> ast.Decl:
         names = [c for c in ch if isinstance(c, Token) and c.type == "NAME"]
         kind, dims = next(c for c in ch if isinstance(c, tuple))
         quals = tuple(str(c) for c in ch if isinstance(c, str) and not isinstance(c, Token))
-        return ast.Decl(self.sp(meta), tuple(str(n) for n in names), tuple(_tspan(n, self.src) for n in names),
+        return ast.Decl(self.sp(meta), tuple(str(n) for n in names), tuple(self.tsp(n) for n in names),
                         kind, dims, quals)
 
     def qualifier(self, meta: Any, ch: list[Any]) -> str:
@@ -240,7 +371,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.DimAdd(self.sp(meta), ch[0], ch[1])
 
     def dim_scaled(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
-        return ast.DimScaled(self.sp(meta), int(ch[0]), ch[1])
+        return ast.DimScaled(self.sp(meta), _size(ch[0], self.tsp(ch[0])), ch[1])
 
     def dim_juxt(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
         """`5d` in a shape is 5*d, as in an expression."""
@@ -250,19 +381,19 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.DimScaled(self.sp(meta), int(tok[:k]), name)
 
     def dim_int(self, meta: Any, ch: list[Any]) -> ast.DimNum:
-        return ast.DimNum(self.sp(meta), int(ch[0]))
+        return ast.DimNum(self.sp(meta), _size(ch[0], self.tsp(ch[0])))
 
     def dim_name(self, meta: Any, ch: list[Any]) -> ast.DimName:
         return ast.DimName(self.sp(meta), str(ch[0]))
 
     def assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
         name, value = ch[-2], ch[-1]  # ch[0] is the optional `with`
-        return ast.Assign(self.sp(meta), _ident(name), _tspan(name, self.src), value)
+        return ast.Assign(self.sp(meta), _ident(name), self.tsp(name), value)
 
     def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
         head = str(ch[0])
         num, den = (_ident(part.strip()[1:].strip()) for part in head.split("/", 1))
-        return ast.Claim(self.sp(meta), num, den, ch[1], _tspan(ch[0], self.src))
+        return ast.Claim(self.sp(meta), num, den, ch[1], self.tsp(ch[0]))
 
     def output(self, meta: Any, ch: list[Any]) -> ast.Output:
         return ast.Output(self.sp(meta), _ident(ch[0]))
@@ -310,14 +441,16 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             k = 3.0
         else:
             k = _number(tok.lstrip("^*").strip("{} ").replace(" ", ""))
+            if not math.isfinite(k):
+                raise ParseError(f"the power {_cut(tok)} is too large for float64", self.tsp(ch[1]))
         return ast.Power(self.sp(meta), ch[0], k, False)
 
     def power_paren(self, meta: Any, ch: list[Any]) -> ast.Power:
         sign = -1.0 if ch[1] is not None else 1.0
-        return ast.Power(self.sp(meta), ch[0], sign * _number(str(ch[2])), True)
+        return ast.Power(self.sp(meta), ch[0], sign * _literal(ch[2], self.tsp(ch[2])), True)
 
     def number(self, meta: Any, ch: list[Any]) -> ast.Num:
-        return ast.Num(self.sp(meta), _number(str(ch[0])), str(ch[0]))
+        return ast.Num(self.sp(meta), _literal(ch[0], self.tsp(ch[0])), str(ch[0]))
 
     def name(self, meta: Any, ch: list[Any]) -> ast.Name:
         return ast.Name(self.sp(meta), _ident(ch[0]))
@@ -327,7 +460,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         args = ch[1] or []
         pos = tuple(a for a in args if not isinstance(a, tuple))
         kws = tuple(a for a in args if isinstance(a, tuple))
-        return ast.Call(self.sp(meta), fname, pos, kws, primes, _tspan(ch[0], self.src))
+        return ast.Call(self.sp(meta), fname, pos, kws, primes, self.tsp(ch[0]))
 
     def call(self, meta: Any, ch: list[Any]) -> ast.Call:
         return self._call(meta, ch, 0)

@@ -116,7 +116,7 @@ def _numeric(v: Any, what: str) -> dict[str, Any]:
         raise TypeError(f"{what} is not numeric (got {type(v).__name__})")
     if np.iscomplexobj(arr):
         raise TypeError(f"{what} is complex")
-    return encode(arr.astype(np.float64))
+    return {**encode(arr.astype(np.float64)), "dtype": arr.dtype.name}  # float32 is checked at its precision
 
 
 def _returned(out: Any) -> tuple[dict[str, Any], dict[str, Any]]:

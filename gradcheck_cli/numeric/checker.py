@@ -8,7 +8,7 @@ failure), which derivative method, and turns disagreements near a kink into
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -81,10 +81,22 @@ def _g(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _pair(claimed: float, numeric: float) -> tuple[str, str]:
+    """Both values with enough digits to differ: a FAIL never shows two equal numbers."""
+    for digits in (6, 9, 12, 17):
+        a, b = f"{claimed:.{digits}g}", f"{numeric:.{digits}g}"
+        if a != b:
+            break
+    return a, b
+
+
 def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode: str, sample: int | None,
           rng: np.random.Generator, rtol: float | None, scalar_out: bool, label: str,
-          suspects: Any = None) -> Outcome:
-    """`suspects()` → (alternatives, missing terms): typical wrong answers, computed only on failure."""
+          suspects: Any = None, atol_scale: float = 0.0) -> Outcome:
+    """`suspects()` → (alternatives, missing terms): typical wrong answers, computed only on failure.
+
+    atol_scale: an absolute floor of atol_scale·‖numeric‖∞ per entry (a float32 implementation's rounding).
+    """
     x0 = fun.x0
     P = x0.size
     if not np.all(np.isfinite(claimed)):
@@ -111,14 +123,29 @@ def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode:
         indices = [tuple(int(i) for i in np.unravel_index(f, x0.shape)) for f in sorted(flat)]
     num, evals = numeric_gradient(_Scalar(fun), x0, method=method, indices=indices, batched=True)
     claimed_vals = target if indices is None else np.array([target[i] for i in indices])
-    return _verdict(fun, x0, num, claimed_vals, target, indices, method, mode, rtol, label, fscale, evals, suspects)
+    out = _verdict(fun, x0, num, claimed_vals, target, indices, method, mode, rtol, label, fscale, evals, suspects,
+                   atol_scale)
+    if mode == "sample" and out.ok and indices is not None and len(indices) < P:
+        return _with_directions(out, _check_directional(fun, target, method, rng, rtol, label, fscale), len(indices), P)
+    return out
+
+
+def _with_directions(sampled: Outcome, directional: Outcome, k: int, P: int) -> Outcome:
+    """A sampled check also runs random directions, which see every entry: a wholly wrong claim cannot pass."""
+    evals = sampled.evaluations + directional.evaluations
+    if not directional.ok:
+        return replace(directional, message=f"the {k} sampled entries (of {P}) agree, but {directional.message}",
+                       mode="sample", evaluations=evals)
+    return replace(sampled, message=f"{k} of {P} entries sampled and checked, and 4 random directions agree "
+                   f"(a bug confined to unsampled entries may be missed; --full checks all)", evaluations=evals)
 
 
 def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray, target: np.ndarray,
              indices: list[tuple[int, ...]] | None, method: str, mode: str, rtol: float | None, label: str,
-             fscale: float, evals: int, suspects: Any = None) -> Outcome:
+             fscale: float, evals: int, suspects: Any = None, atol_scale: float = 0.0) -> Outcome:
     xs = np.abs(x0) if indices is None else np.abs(np.array([x0[i] for i in indices]))
-    cmp = compare(num, claimed_vals, method=method, f_scale=fscale, x_scale=xs, **_allowance(method, num, rtol))
+    cmp = compare(num, claimed_vals, method=method, f_scale=fscale, x_scale=xs,
+                  **_allowance(method, num, rtol, atol_scale))
     if not np.all(np.isfinite(num)):
         return Outcome(False, "fail", "the forward pass gives NaN or Inf near this point",
                        None, None, None, method, mode, None, evals)
@@ -173,18 +200,19 @@ def _failure(x0: np.ndarray, num: np.ndarray, target: np.ndarray, real_bad: list
     if full_num is not None:
         alts, terms = suspects() if suspects is not None else ({}, {})
         diag = diagnose(full_num, target, alternatives=alts, terms=terms)
-    msg = (f"{_fmt_index(label, worst, x0.shape)}: claimed {_g(cv)}, numeric {_g(nv)} (relative error {rel:.2g}); "
+    cs, ns = _pair(cv, nv)
+    msg = (f"{_fmt_index(label, worst, x0.shape)}: claimed {cs}, numeric {ns} (relative error {rel:.2g}); "
            f"{len(real_bad)} of {len(indices) if indices else x0.size} entries disagree")
     if diag:
         msg += f"; looks like: {diag}"
     return Outcome(False, "fail", msg, cmp.max_abs_error, cmp.max_rel_error, list(worst), method, mode, diag, evals)
 
 
-def _allowance(method: str, num: np.ndarray, rtol: float | None) -> dict[str, Any]:
-    if method != "complex":
-        return {"rtol": rtol}
+def _allowance(method: str, num: np.ndarray, rtol: float | None, atol_scale: float = 0.0) -> dict[str, Any]:
     scale = float(np.max(np.abs(num))) if num.size else 0.0
-    return {"rtol": rtol if rtol is not None else COMPLEX_RTOL, "atol": COMPLEX_ATOL_SCALE * scale}
+    if method != "complex":
+        return {"rtol": rtol, "atol": atol_scale * scale} if atol_scale else {"rtol": rtol}
+    return {"rtol": rtol if rtol is not None else COMPLEX_RTOL, "atol": max(COMPLEX_ATOL_SCALE, atol_scale) * scale}
 
 
 def _pos(idx: tuple[int, ...], indices: list[tuple[int, ...]] | None) -> Any:

@@ -7,7 +7,7 @@ method can actually resolve there (Nocedal & Wright §8.1, Squire & Trapp 1998):
     method      step h (relative)   truncation (relative)        round-off (absolute floor)
     central     ε^(1/3) ≈ 6.1e-6    h²|f‴|/6        → RTOL 1e-6   SAFETY·ε|f|/hᵢ
     richardson  ε^(1/5) ≈ 7.4e-4    h⁴|f⁽⁵⁾|/480    → RTOL 1e-8   3·SAFETY·ε|f|/hᵢ
-    complex     1e-20               h²|f‴|/6 ≈ 0    → RTOL 1e-10  1e-11·‖numeric‖∞
+    complex     1e-20               h²|f‴|/6 ≈ 0    → RTOL 1e-10  1e-11·‖numeric‖∞ + SAFETY·ε|f|/max(1, |xᵢ|)
 
 with hᵢ = h·max(1, |xᵢ|) (steps relative to each entry's scale) and ε the
 float64 machine epsilon. An entry passes when
@@ -27,6 +27,13 @@ Complex step itself reaches ~1e-15, but its tolerance is 1e-10: the *claimed*
 gradient has float64 rounding of its own, amplified by cancellation (a
 confident softmax computes p − y ≈ 1e-6 from numbers near 1, relative error
 ~1e-10). 1e-10 still leaves a 10⁶ margin under a 1e-4 bug.
+
+The last complex-step term is the claimed gradient's own rounding, at the
+scale of a gradient of f (|f|/|xᵢ|): a saturated `tanh(10 wᵀx)` has true
+derivative 1e-18, which complex step finds, while the formula `1 − tanh²`
+rounds to exactly 0 in float64. Both are correct to float64; without this
+floor the relative error is 1 and a correct gradient fails. An entry that
+small next to |f| is judged by its absolute error, still 10⁻¹⁵·|f|.
 
 |f| can understate the magnitudes f cancels (a loss near 0 made of large
 terms); `finite_diff.recheck_entries` re-checks flagged entries with a
@@ -57,12 +64,13 @@ class ErrorModel:
     rtol: float  # relative allowance: truncation error of the method
     roundoff: float  # × ε|f|/hᵢ: absolute noise from subtracting nearly equal values
     grad_floor: float  # × ‖numeric‖∞: absolute floor where no subtraction happens (complex step)
+    value_floor: float = 0.0  # × ε|f|/max(1, |xᵢ|): the claimed gradient's own float64 rounding
 
 
 MODELS: Mapping[str, ErrorModel] = {
     "central": ErrorModel(step=EPS ** (1 / 3), rtol=1e-6, roundoff=SAFETY, grad_floor=0.0),
     "richardson": ErrorModel(step=EPS ** (1 / 5), rtol=1e-8, roundoff=3 * SAFETY, grad_floor=0.0),
-    "complex": ErrorModel(step=1e-20, rtol=1e-10, roundoff=0.0, grad_floor=1e-11),
+    "complex": ErrorModel(step=1e-20, rtol=1e-10, roundoff=0.0, grad_floor=1e-11, value_floor=SAFETY),
 }
 
 
@@ -95,7 +103,8 @@ def noise_floor(
     step = m.step if h is None else h
     xs = np.ones(()) if x_scale is None else np.abs(np.asarray(x_scale, dtype=float))
     hi = step * np.maximum(1.0, xs)
-    return m.roundoff * EPS * abs(float(f_scale)) / hi + m.grad_floor * float(grad_scale)
+    return (m.roundoff * EPS * abs(float(f_scale)) / hi + m.grad_floor * float(grad_scale)
+            + m.value_floor * EPS * abs(float(f_scale)) / np.maximum(1.0, xs))
 
 
 def relative_error(a: np.ndarray, b: np.ndarray, floor: np.ndarray | float) -> np.ndarray:

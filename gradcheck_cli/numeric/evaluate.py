@@ -73,8 +73,49 @@ def evaluate(expr: Expr, ctx: Context, overrides: Mapping[int, np.ndarray] | Non
     for node in expr.walk():
         if id(node) in memo:
             continue
-        memo[id(node)] = _apply(node, ctx, [memo[id(a)] for a in node.args])
+        stable = _saturated(node, memo)
+        memo[id(node)] = stable if stable is not None else _apply(node, ctx, [memo[id(a)] for a in node.args])
     return memo[id(expr)]
+
+
+def _is_one(e: Expr) -> bool:
+    return e.op == "const" and e.param("value") == 1
+
+
+def _fn_of(e: Expr, name: str) -> bool:
+    return e.op == "fn" and e.param("name") == name and e.param("order") == 0
+
+
+def _one_minus(e: Expr) -> Expr | None:
+    """x when e is 1 − x (built as sub(1, x) or add(1, −x))."""
+    if e.op == "sub" and _is_one(e.args[0]):
+        return e.args[1]
+    if e.op == "add":
+        for one, other in ((e.args[0], e.args[1]), (e.args[1], e.args[0])):
+            if _is_one(one) and other.op == "neg":
+                return other.args[0]
+    return None
+
+
+def _saturated(node: Expr, memo: Mapping[int, np.ndarray]) -> np.ndarray | None:
+    """tanh′ and σ′ as written (1 − tanh², σ(1 − σ)), evaluated without cancellation.
+
+    At a saturated unit tanh(z) rounds to ±1 and `1 − tanh²` to exactly 0 while the
+    true value (sech² z, ~1e-18 at z = 20) is what complex step measures: a correct
+    gradient would fail. sech² z = 1/cosh² z and σ(z)σ(−z) have no cancellation.
+    """
+    sq = _one_minus(node)
+    if sq is not None:
+        if sq.op == "pow" and sq.param("k") == 2 and _fn_of(sq.args[0], "tanh") and id(sq.args[0].args[0]) in memo:
+            z = memo[id(sq.args[0].args[0])]
+            with np.errstate(over="ignore"):
+                return 1.0 / np.cosh(z) ** 2
+    if node.op == "mul":
+        for s, rest in ((node.args[0], node.args[1]), (node.args[1], node.args[0])):
+            if _fn_of(s, "sigmoid") and _one_minus(rest) is s and id(s.args[0]) in memo and id(s) in memo:
+                z = memo[id(s.args[0])]
+                return memo[id(s)] * ELEMENTWISE["sigmoid"].numpy(-z)  # type: ignore[misc]
+    return None
 
 
 def _apply(node: Expr, ctx: Context, args: list[np.ndarray]) -> np.ndarray:

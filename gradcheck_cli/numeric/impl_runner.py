@@ -64,6 +64,7 @@ class ImplCall:
     grads: dict[str, np.ndarray]
     stdout: str = ""
     seconds: float = 0.0
+    dtypes: dict[str, str] = field(default_factory=dict)  # as returned: "value" and each gradient's name
 
 
 @dataclass(frozen=True)
@@ -308,8 +309,10 @@ def _exit_status(code: int | None) -> str:
 def _call(msg: Mapping[str, Any]) -> ImplCall:
     v = decode(msg["value"])
     value: float | np.ndarray = float(v) if v.ndim == 0 else v
+    dtypes = {k: str(g.get("dtype", "float64")) for k, g in msg["grads"].items()}
+    dtypes["value"] = str(msg["value"].get("dtype", "float64"))
     return ImplCall(value, {k: decode(g) for k, g in msg["grads"].items()}, msg.get("stdout", ""),
-                    float(msg.get("seconds", 0.0)))
+                    float(msg.get("seconds", 0.0)), dtypes)
 
 
 def _with(text: str, label: str) -> str:

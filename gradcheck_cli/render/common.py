@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..derive import Derivation, Gradient, Step
@@ -38,12 +39,29 @@ def equations(d: Derivation, style: str) -> list[Equation]:
     return out
 
 
+class _Except(Mapping[int, str]):
+    """`names` without one key, without copying: a copy per row made a 4,000-line file quadratic."""
+
+    def __init__(self, names: Mapping[int, str], key: int):
+        self.names, self.key = names, key
+
+    def __getitem__(self, k: int) -> str:
+        if k == self.key:
+            raise KeyError(k)
+        return self.names[k]
+
+    def __iter__(self) -> Iterator[int]:
+        return (k for k in self.names if k != self.key)
+
+    def __len__(self) -> int:
+        return len(self.names) - (self.key in self.names)
+
+
 def signal_lines(d: Derivation, style: str) -> list[tuple[str, str]]:
     names = display_names(d)
     lines = []
     for name, e in d.signal_exprs:
-        own = {k: v for k, v in names.items() if k != id(e)}
-        lines.append((name, render(e, style, own)))
+        lines.append((name, render(e, style, _Except(names, id(e)))))
     return lines
 
 
@@ -56,8 +74,7 @@ def definitions(d: Derivation, style: str) -> list[tuple[str, str]]:
     rows = []
     for n, e in g.values.items():
         if id(e) in in_graph and names.get(id(e)) == n:
-            own = {k: v for k, v in names.items() if k != id(e)}
-            rows.append((n, render(e, style, own)))
+            rows.append((n, render(e, style, _Except(names, id(e)))))
     return rows
 
 
@@ -74,8 +91,8 @@ def _reachable(roots: list[Expr]) -> set[int]:
     return seen
 
 
-def node_label(d: Derivation, node: Expr, style: str) -> str:
-    names = display_names(d)
+def node_label(d: Derivation, node: Expr, style: str, names: Mapping[int, str] | None = None) -> str:
+    names = display_names(d) if names is None else names  # step_rows passes its own: one walk, not one per row
     if id(node) in names:
         if style == "latex":
             from ..printing import latex_symbol
@@ -90,14 +107,14 @@ def step_rows(d: Derivation, style: str) -> list[dict[str, object]]:
     for k, s in enumerate(d.steps, 1):
         rows.append({
             "index": k,
-            "node": node_label(d, s.node, style),
-            "definition": render(s.node, style, {i: n for i, n in names.items() if i != id(s.node)}),
+            "node": node_label(d, s.node, style, names),
+            "definition": render(s.node, style, _Except(names, id(s.node))),
             "op": s.node.op,
             "gate": s.gate,
             "copy_adds": s.fan_in > 1,
             "upstream": render(s.upstream, style, names),
             "inputs": [
-                {"input": node_label(d, c.input, style),
+                {"input": node_label(d, c.input, style, names),
                  "local": render(c.local, style, names) if c.local is not None else None,
                  "downstream": render(c.downstream, style, names)}
                 for c in s.contributions

@@ -11,6 +11,7 @@ def render_report_text(report: Report) -> str:
     notes = "; ".join(report.notes[:-1])
     lines = [f"{report.file}: {notes}" if notes else report.file]
     width = max((len(_title(c)) for c in report.checks), default=10)
+    files: dict[str, list[str]] = {}
     for c in report.checks:
         mark = _MARK.get(c.status, "PASS" if c.ok else "FAIL")
         detail = []
@@ -22,10 +23,11 @@ def render_report_text(report: Report) -> str:
             detail.append(f"{c.method}, {c.mode}")
         extra = f"  ({'; '.join(detail)})" if detail else ""
         lines.append(f"  {mark}  {_title(c).ljust(width)}{extra}")
-        if c.message and (not c.ok or c.status in ("kink", "skipped")):
+        if c.message and (not c.ok or c.status in ("kink", "skipped") or c.mode == "sample"
+                          or c.message.startswith("the implementation returned")):
             lines.append(f"        {c.message}")
         if c.column and c.line:
-            lines.extend(_caret(c.file or report.file, c.line, c.column))
+            lines.extend(_caret(c.file or report.file, c.line, c.column, files))
     n = len(report.checks)
     failed = sum(1 for c in report.checks if not c.ok)
     kinks = sum(1 for c in report.checks if c.status == "kink")
@@ -36,14 +38,24 @@ def render_report_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _caret(path: str, line: int, column: int) -> list[str]:
+def _caret(path: str, line: int, column: int, cache: dict[str, list[str]]) -> list[str]:
     """The claim's line with a caret under the column: where a student's answer stops making sense."""
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read().splitlines()[line - 1]
+        text = _lines(path, cache)[line - 1].rstrip("\r")
     except (OSError, IndexError, UnicodeDecodeError):
         return []
+    if len(text) > 100:  # a long line: the part around the caret
+        start = max(0, column - 40)
+        text, column = ("…" if start else "") + text[start:start + 100] + "…", column - start + (1 if start else 0)
     return [f"        | {text}", "        | " + " " * (column - 1) + "^"]
+
+
+def _lines(path: str, cache: dict[str, list[str]]) -> list[str]:
+    """A file's lines, read once per report (10⁴ broken claims must not read the file 10⁴ times); split like the grammar."""
+    if path not in cache:
+        with open(path, encoding="utf-8-sig") as f:
+            cache[path] = f.read().split("\n")
+    return cache[path]
 
 
 def _title(c) -> str:  # type: ignore[no-untyped-def]
