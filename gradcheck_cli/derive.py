@@ -244,7 +244,24 @@ def name_signals(graph: Graph, grads: list[Gradient], steps: list[Step]) -> tupl
         listing.append((name, e))
     # listed in the order backprop computes them, each after the signals it is built from:
     # δ₂ = u ∘ h2 ∘ (1 − h2), then δ₁ = (W2ᵀ δ₂) ∘ h1 ∘ (1 − h1)
-    return out, listing[::-1]
+    return out, _after_their_parts(listing[::-1])
+
+
+def _after_their_parts(listing: list[tuple[str, Expr]]) -> list[tuple[str, Expr]]:
+    """The same signals, each after every signal it is built from (stable otherwise), so the
+    `with` lines pasted above a claim define δ₁ before δ₂ = sum(δ₁, axis=0) uses it."""
+    ids = {id(e) for _, e in listing}
+    needs = {id(e): {id(x) for x in e.walk() if id(x) in ids and x is not e} for _, e in listing}
+    done: set[int] = set()
+    out: list[tuple[str, Expr]] = []
+    while len(out) < len(listing):
+        nxt = next((p for p in listing if id(p[1]) not in done and needs[id(p[1])] <= done), None)
+        if nxt is None:  # a cycle cannot happen (each is a subtree of the other's value); keep the rest
+            out += [p for p in listing if id(p[1]) not in done]
+            break
+        out.append(nxt)
+        done.add(id(nxt[1]))
+    return out
 
 
 def _signal_names(graph: Graph, count: int) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import GradcheckError, UsageError
 from .ir import Graph
 from .numeric import checker
 from .numeric.evaluate import Function, evaluate
@@ -60,8 +60,8 @@ def impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
     """The impl checks; an error of gradcheck's own while checking is that check's failure, never a crash."""
     try:
         return _impl_checks(graph, points, opts)
-    except UsageError:
-        raise  # a bad --impl argument: exit 2 like any bad flag
+    except GradcheckError:
+        raise  # a bad --impl argument, or a file --impl cannot use (a vector output): exit 2, positioned
     except Exception as e:  # noqa: BLE001 - reported as the failed check, with the message
         return [Check(name="impl", kind="impl", ok=False, status="error",  # type: ignore[arg-type]
                       message=f"gradcheck could not check the implementation ({type(e).__name__}: {e}); "

@@ -581,6 +581,10 @@ class Lowering:
 
     def _call(self, node: ast.Call) -> Expr:
         f = node.func
+        if f in self.env.sizes and f not in self.functions and f not in self.values and f not in self.vars \
+                and len(node.args) == 1 and not node.kwargs and not node.primes:
+            # N (a − b), as derive prints a size times a bracket: a product, not a call
+            return self.expr(ast.BinOp(node.span, "juxt", ast.Name(node.func_span, f), node.args[0]))
         # a call of a value is a product: W(x + b)
         if self._is_value_call(node) and f in ("I", "𝟏") and f not in self.values and f not in self.vars:
             return self.expr(ast.BinOp(node.span, "juxt", ast.Name(node.func_span, f), node.args[0]))

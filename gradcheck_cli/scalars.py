@@ -351,8 +351,11 @@ def _ordered(args: tuple[Any, ...]) -> list[Any]:
 
 
 def _simplify_region(e: Expr, ctx: _Context) -> Expr:
-    if _region_ops(e, ctx) < 2 and not any(a.op == "ones" for a in e.args):
+    ops = _region_ops(e, ctx, limit=_LARGEST_REGION)
+    if ops < 2 and not any(a.op == "ones" for a in e.args):
         return e  # nothing to gain, and no reason to load sympy (a plain u ∘ f′(z))
+    if ops >= _LARGEST_REGION:
+        return e  # a deep chain's product of 1000 local derivatives: sympy would cost O(L²), gain nothing
     tr = _Sym(ctx)
     try:
         x = tr.to(e, top=True)
@@ -370,6 +373,9 @@ def _simplify_region(e: Expr, ctx: _Context) -> Expr:
         if out.shape == e.shape and _printed_size(out, ctx) < _printed_size(best, ctx):
             best = out
     return best if best is e else tidy(best)  # the rebuilt products may hold new regions (𝟏 (s / sqrt(v)))
+
+
+_LARGEST_REGION = 96  # algebra nodes in one region sympy is asked to simplify (batch norm's are < 40)
 
 
 def _region_ops(e: Expr, ctx: _Context, limit: int = 2) -> int:

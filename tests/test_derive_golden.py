@@ -184,8 +184,8 @@ EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "batchnorm": ("∂L/∂X = (R ∘ gamma) / std − Xhat ∘ sum((R ∘ gamma ∘ Xhat) / std, axis=1) / B − "
                   "(sum(R, axis=1) ∘ gamma) / std / B", "∂L/∂gamma = sum(R ∘ Xhat, axis=1)", "∂L/∂beta = sum(R, axis=1)"),
     "cs231n_layers": ("δ₃ = P − Y", "∂L/∂W2 = Hdᵀ δ₃ / N", "∂L/∂b2 = sum(δ₃, axis=0) / N",
-                      "δ₂ = (δ₃ W2ᵀ) ∘ Mask ∘ relu′(Bn)", "∂L/∂gamma = sum(δ₂ ∘ Ahat, axis=0) / N",
-                      "∂L/∂beta = sum(δ₂, axis=0) / N", "∂L/∂W1 = Xᵀ (δ₁ − sum(δ₁, axis=0) / N)"),
+                      "δ₁ = (δ₃ W2ᵀ) ∘ Mask ∘ relu′(Bn)", "∂L/∂gamma = sum(δ₁ ∘ Ahat, axis=0) / N",
+                      "δ₂ = sum(δ₁, axis=0)", "∂L/∂beta = δ₂ / N", "∂L/∂W1 = Xᵀ ("),
     "lstm": ("∂s/∂c_prev = dc ∘ f", "∂s/∂Wc = dg vᵀ", "∂s/∂bc = dg", "∂s/∂u = h"),
     "mlp": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "= uᵀ diag(f′(z)) W"),
     "oneline": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "∂s/∂u = tanh(W x + b)"),

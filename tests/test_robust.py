@@ -95,7 +95,9 @@ def test_numbers_are_built_from_their_digits_not_sympified(monkeypatch: pytest.M
     monkeypatch.setattr(sp.parsing.sympy_parser, "parse_expr", refuse)
     assert exact_number("0.1", 0.1) == sp.Rational(1, 10)
     assert exact_number("2", 2.0) == 2 and exact_number("2.50", 2.5) == sp.Rational(5, 2)
-    assert exact_number("1e-3", 1e-3) == sp.Float(1e-3)
+    assert exact_number("1e-3", 1e-3) == sp.Rational(1, 1000)  # exact, and printed as written (1e-3)
+    assert exact_number("1e-300", 1e-300) == sp.Float(1e-300)  # a far exponent is its float64: no 10^300
+    assert exact_number("0." + "3" * 40, 1 / 3) == sp.Float(1 / 3)  # past float64's digits, too
     g = gc.parse("dims n = 3\nx : n\ns = sum(x) * 0.25 + 12345678901234567890\n")
     assert gc.verify(g).ok
 
