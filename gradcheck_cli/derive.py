@@ -251,7 +251,7 @@ def _after_their_parts(listing: list[tuple[str, Expr]]) -> list[tuple[str, Expr]
     """The same signals, each after every signal it is built from (stable otherwise), so the
     `with` lines pasted above a claim define δ₁ before δ₂ = sum(δ₁, axis=0) uses it."""
     ids = {id(e) for _, e in listing}
-    needs = {id(e): {id(x) for x in e.walk() if id(x) in ids and x is not e} for _, e in listing}
+    needs = {id(e): _signals_inside(e, ids) for _, e in listing}
     done: set[int] = set()
     out: list[tuple[str, Expr]] = []
     while len(out) < len(listing):
@@ -262,6 +262,24 @@ def _after_their_parts(listing: list[tuple[str, Expr]]) -> list[tuple[str, Expr]
         out.append(nxt)
         done.add(id(nxt[1]))
     return out
+
+
+def _signals_inside(e: Expr, ids: set[int]) -> set[int]:
+    """The signals e is built from, not entering them: δ₁ holds δ₂ holds δ₃ along a deep chain,
+    and each walk stops at the next signal, so all of them together cost one pass over the graph."""
+    found: set[int] = set()
+    seen: set[int] = set()
+    stack = list(e.args)
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if id(x) in ids:
+            found.add(id(x))
+        else:
+            stack.extend(x.args)
+    return found
 
 
 def _signal_names(graph: Graph, count: int) -> list[str]:

@@ -37,6 +37,7 @@ class _Context:
         self.memo: dict[int, Expr] = {}
         self.active: set[int] = set()
         self.defs: list[tuple[Any, Any]] | None = None
+        self.def_index: dict[Any, list[tuple[int, Any, Any, frozenset[Any]]]] = {}
         self.nodes = nodes
         self.sym: dict[int, sp.Symbol] = {}  # one symbol per node for the whole derivation
         self.node: dict[sp.Symbol, Expr] = {}
@@ -419,9 +420,12 @@ def _candidates(x: Any) -> list[Any]:
 
 
 def _substitute_names(x: Any, tr: _Sym, ctx: _Context) -> Any:
-    """The file's elementwise definitions put back by name: 1/sqrt(v + ε) → istd."""
+    """The file's elementwise definitions put back by name: 1/sqrt(v + ε) → istd.
+
+    Each definition is filed under its rarest symbol, so a region looks only at the
+    definitions it could contain: a file of 4,000 statements stays linear."""
     if ctx.defs is None:
-        ctx.defs = []
+        defs = []
         for node in ctx.nodes.values():
             if node.op not in _REGION or node.op == "const" or id(node) not in ctx.names:
                 continue
@@ -430,17 +434,34 @@ def _substitute_names(x: Any, tr: _Sym, ctx: _Context) -> Any:
             except (TypeError, ValueError):
                 continue
             if not (d.is_Symbol or d.is_Number):
-                ctx.defs.append((d, tr.atom(node)))
+                defs.append((d, tr.atom(node)))
+        counts: dict[Any, int] = {}
+        for d, _ in defs:
+            for z in d.free_symbols:
+                counts[z] = counts.get(z, 0) + 1
+        ctx.defs = defs
+        ctx.def_index = {}
+        for k, (d, s) in enumerate(defs):
+            fs = frozenset(d.free_symbols)
+            key = min(fs, key=lambda z: (counts[z], str(z))) if fs else None
+            ctx.def_index.setdefault(key, []).append((k, d, s, fs))
     free = x.free_symbols
-    for d, s in ctx.defs:
-        if not d.free_symbols <= free:
-            continue
-        try:
-            y = x.subs(d, s)
-            if y == x and d.is_Pow:  # 1/sqrt(a) named: a^(-3/2) = istd³, and sqrt(a)⁻¹ likewise
-                y = x.subs(1 / d, 1 / s)
-        except (TypeError, ValueError):
-            continue
-        if y != x:
-            x, free = y, y.free_symbols
-    return x
+    tried: set[int] = set()
+    while True:
+        cands = sorted((c for z in (*free, None) for c in ctx.def_index.get(z, ()) if c[0] not in tried),
+                       key=lambda c: c[0])
+        for k, d, s, fs in cands:
+            tried.add(k)
+            if not fs <= free:
+                continue
+            try:
+                y = x.subs(d, s)
+                if y == x and d.is_Pow:  # 1/sqrt(a) named: a^(-3/2) = istd³, and sqrt(a)⁻¹ likewise
+                    y = x.subs(1 / d, 1 / s)
+            except (TypeError, ValueError):
+                continue
+            if y != x:
+                x, free = y, y.free_symbols
+                break  # new symbols may admit other definitions
+        else:
+            return x
