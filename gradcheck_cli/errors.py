@@ -129,11 +129,11 @@ def _window(text: str, col: int, width: int) -> tuple[str, int, int]:
     return head + shown + tail, col, max(1, min(width, _WIDTH - (col - len(head))))
 
 
-_LONG_WORD = re.compile(r"[^\s'\"`()]{61,}")
+_LONG_WORD = re.compile(r"[^\s'\"`()]{241,}")  # a path to a report stays whole; a 1 MB name does not
 
 
 def cut_long_words(message: str) -> str:
-    """Shorten any run of more than 60 characters (a 1 MB name) to its ends and its length."""
+    """Shorten any run of more than 240 characters (a 1 MB name) to its ends and its length."""
     return _LONG_WORD.sub(lambda m: f"{m.group(0)[:24]}…{m.group(0)[-8:]} ({len(m.group(0)):,} characters)",
                           message)
 
