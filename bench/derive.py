@@ -17,7 +17,7 @@ tanh MLP (L = 1, 2, 4, 16, 64; x : m, W1 : n×m, Wₗ : n×n, s = uᵀ h_L):
    answer is numerically right (made explicit at a random point and compared
    with central differences of gradcheck's forward pass), its length, or the
    exception it raises. Each case runs in a subprocess with a 20 s limit.
-3. The entry-by-entry derivative (gradcheck_cli.exact: explicit 3×3 symbol
+3. The entry-by-entry derivative (gradcheck_cli.derive.exact: explicit 3×3 symbol
    matrices, every entry differentiated) at n = 3, with sympy and with
    symengine, also in 20 s subprocesses; and the seed at n = 10, where the
    issue measured symengine at ~200× sympy.
@@ -86,8 +86,8 @@ def sympy_targets(case: str) -> list[str]:
 
 
 def gradcheck_row(case: str) -> dict[str, Any]:
-    from gradcheck_cli.derive import derive
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.derive.reverse import derive
+    from gradcheck_cli.lang.graph import parse
     from gradcheck_cli.render import RENDERERS
     from gradcheck_cli.render.json import derivation_dict
 
@@ -111,8 +111,8 @@ def gradcheck_row(case: str) -> dict[str, Any]:
 
 def warm_up() -> None:
     """Import everything and derive once, on a graph that shares no nodes with the cases."""
-    from gradcheck_cli.derive import derive
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.derive.reverse import derive
+    from gradcheck_cli.lang.graph import parse
     from gradcheck_cli.render.json import derivation_dict
 
     derivation_dict(derive(parse("dims p = 2, q = 5\nA : p x q\ny : q\nc : p\nv : p\nt = v^T tanh(A y + c)\n")))
@@ -126,7 +126,7 @@ def sympy_case(case: str) -> dict[str, Any]:
     import numpy as np
     import sympy as sp
 
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.lang.graph import parse
     from gradcheck_cli.numeric.evaluate import Context, evaluate, sample_inputs
 
     trace = case == "seed-tr"
@@ -260,8 +260,8 @@ def _central_differences(graph: Any, values: dict[str, Any], name: str, Context:
 
 
 def entry_case(case: str, engine: str, n: int) -> dict[str, Any]:
-    from gradcheck_cli.exact import Exact
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.derive.exact import Exact
+    from gradcheck_cli.lang.graph import parse
 
     text = seed_text(n, n) if case == "seed" else mlp_text(int(case), n, n)
     graph = parse(text)
@@ -440,7 +440,7 @@ def main() -> None:
     print("    ‘right’: equal to central differences of gradcheck's forward pass at a random point, once")
     print(f"    sympy has made its answer explicit, which is given {CHECK_LIMIT} s and not counted in ‘time’)")
 
-    print("\n3. entry by entry (gradcheck_cli.exact: every entry of every gradient), time for all gradients")
+    print("\n3. entry by entry (gradcheck_cli.derive.exact: every entry of every gradient), time for all gradients")
     print(f"   {'':<10} {'all of exact_gradient':^32}   {'the diff calls alone':^32}")
     print(f"   {'case':<10} {'sympy':>10} {'symengine':>10} {'speed-up':>9}   {'sympy':>10} {'symengine':>10} {'speed-up':>9}")
     given_up: dict[str, str] = {}

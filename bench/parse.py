@@ -50,7 +50,7 @@ def mlp_source(layers: int = LAYERS) -> str:
 def time_parse(text: str, repeats: int = 5) -> tuple[float, float, float, int]:
     """(import s, cold parse s, best warm parse s, graph nodes), in this process."""
     t0 = time.perf_counter()
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.lang.graph import parse
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -77,7 +77,7 @@ def time_help(argv: list[str], repeats: int = 5) -> float:
 
 
 def profile_parse(text: str, top: int = 20) -> str:
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.lang.graph import parse
 
     parse(text)  # warm: grammar built, imports done
     prof = cProfile.Profile()
@@ -119,7 +119,7 @@ def main() -> int:
           f"Python {sys.version.split()[0]}")
     print(f"| {'measurement':<44} | {'time':>10} | {'target':>8} | {'verdict':<11} |")
     print(f"|{'-' * 46}|{'-' * 12}|{'-' * 10}|{'-' * 13}|")
-    print(row("import gradcheck_cli.ir (sympy, numpy, lark)", t_import, None))
+    print(row("import gradcheck_cli.lang.graph (sympy, numpy, lark)", t_import, None))
     print(row("parse + shape check, cold (first in process)", t_cold, PARSE_BUDGET_S))
     print(row("parse + shape check, warm (best of 5)", t_warm, PARSE_BUDGET_S))
     if t_help is not None:

@@ -27,7 +27,7 @@ The functions (x is data, every other variable a parameter; P = all parameters):
 at P ≈ 1e2, 1e3, 1e4, 1e5, and the two-layer 100-unit net (H = 100, P = 2e4).
 
 The gradcheck rows go through the library function `gradcheck verify` calls
-(`gradcheck_cli.verify.verify`) on the .grad files written below, at one point
+(`gradcheck_cli.numeric.verify.verify`) on the .grad files written below, at one point
 (`--trials 1`), checking every derived gradient; the planted bug is a `claim`
 in the file. The other rows run the same function written in numpy (torch for
 torch), at the same point, over all P parameters flattened into one θ. The
@@ -62,10 +62,10 @@ import scipy.optimize._optimize  # noqa: E402  check_grad's module: its approx_f
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gradcheck_cli.ir import Graph, parse  # noqa: E402
+from gradcheck_cli.lang.graph import Graph, parse  # noqa: E402
 from gradcheck_cli.numeric import checker  # noqa: E402
 from gradcheck_cli.numeric.evaluate import sample_inputs  # noqa: E402
-from gradcheck_cli.verify import VerifyOptions, verify  # noqa: E402
+from gradcheck_cli.numeric.verify import VerifyOptions, verify  # noqa: E402
 
 BUG = 1e-4  # the planted bug: one entry × (1 + BUG)
 BUDGET = 6.0  # seconds one baseline run may take before it is estimated from a subset

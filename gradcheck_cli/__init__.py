@@ -17,15 +17,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "parse": ("ir", "parse"),
-    "load": ("ir", "load"),
-    "Graph": ("ir", "Graph"),
-    "pp_graph": ("ir", "pp_graph"),
-    "derive": ("derive", "derive"),
-    "Derivation": ("derive", "Derivation"),
-    "verify": ("verify", "verify"),
-    "verify_file": ("verify", "verify_file"),
-    "VerifyOptions": ("verify", "VerifyOptions"),
+    "parse": ("lang.graph", "parse"),
+    "load": ("lang.graph", "load"),
+    "Graph": ("lang.graph", "Graph"),
+    "pp_graph": ("lang.graph", "pp_graph"),
+    "derive": ("derive.reverse", "derive"),
+    "Derivation": ("derive.reverse", "Derivation"),
+    "verify": ("numeric.verify", "verify"),
+    "verify_file": ("numeric.verify", "verify_file"),
+    "VerifyOptions": ("numeric.verify", "VerifyOptions"),
     "check_gradient": ("numeric.check_api", "check_gradient"),
     "assert_gradient": ("numeric.check_api", "assert_gradient"),
     "GradcheckError": ("errors", "GradcheckError"),
@@ -34,25 +34,6 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
-
-
-class _Package(types.ModuleType):
-    """Keeps `gc.derive` and `gc.verify` the functions after their submodules load.
-
-    Importing a submodule sets the package's attribute of that name to the module
-    (`gradcheck_cli.derive`), which would shadow the exported function of the same
-    name: `gc.verify(g); gc.derive(g)` then called a module.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            module, attr = _EXPORTS[name]
-            if value.__name__ == f"{__name__}.{module}" and hasattr(value, attr):
-                value = getattr(value, attr)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .derive import Derivation, derive, derive_file
-from .ir import Graph, load, parse, pp_graph
-from .numeric.result import Check, Report
-from .verify import VerifyOptions, verify, verify_file
+from gradcheck_cli.derive.reverse import Derivation, derive, derive_file
+from gradcheck_cli.lang.graph import Graph, load, parse, pp_graph
+from gradcheck_cli.numeric.result import Check, Report
+from gradcheck_cli.numeric.verify import VerifyOptions, verify, verify_file
 
 __all__ = ["Check", "Derivation", "Graph", "Report", "VerifyOptions", "derive", "derive_file", "load", "parse",
            "pp_graph", "verify", "verify_file"]

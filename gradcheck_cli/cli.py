@@ -17,7 +17,7 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 
-from . import __version__
+from gradcheck_cli import __version__
 
 app = typer.Typer(
     name="gradcheck",
@@ -131,8 +131,8 @@ def _gradescope_fallback(fmt: str, output: Optional[Path]) -> Callable[[str], No
         return None
 
     def write(message: str) -> None:
-        from .errors import GradcheckError
-        from .report import gradescope_error
+        from gradcheck_cli.errors import GradcheckError
+        from gradcheck_cli.report import gradescope_error
 
         try:
             _emit(gradescope_error(message), output, True)
@@ -144,7 +144,7 @@ def _gradescope_fallback(fmt: str, output: Optional[Path]) -> Callable[[str], No
 @contextmanager
 def _guard(on_error: Callable[[str], None] | None = None) -> Iterator[None]:
     """GradcheckError → message + exit 2; anything unexpected → exit 3."""
-    from .errors import GradcheckError, format_error
+    from gradcheck_cli.errors import GradcheckError, format_error
 
     try:
         yield
@@ -184,7 +184,7 @@ def _use_color_stderr() -> bool:
 
 def _warn(graph: object) -> None:
     """The file's warnings (`tr(X^2)` read elementwise), on stderr: stdout stays the derivation."""
-    from .errors import format_error
+    from gradcheck_cli.errors import format_error
 
     for w in getattr(graph, "warnings", []):
         sys.stderr.write(format_error(w, getattr(graph, "text", None)) + "\n")
@@ -193,7 +193,7 @@ def _warn(graph: object) -> None:
 def _emit(text: str, output: Optional[Path], machine: bool) -> None:
     """Machine formats are written plain, never wrapped by the terminal renderer."""
     if output is not None:
-        from .report.common import write_atomic
+        from gradcheck_cli.report.common import write_atomic
 
         write_atomic(output, text if text.endswith("\n") else text + "\n")
         return
@@ -201,7 +201,7 @@ def _emit(text: str, output: Optional[Path], machine: bool) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
-    from .render.terminal import print_rich
+    from gradcheck_cli.render.terminal import print_rich
 
     print_rich(text)
 
@@ -216,7 +216,7 @@ def _split(values: Optional[List[str]]) -> list[str] | None:
 
 
 def _bindings(values: Optional[List[str]]) -> dict[str, str]:
-    from .errors import UsageError
+    from gradcheck_cli.errors import UsageError
 
     out: dict[str, str] = {}
     for v in _split(values) or []:
@@ -239,9 +239,9 @@ def derive(
 ) -> None:
     """Derive the gradient of the output with respect to every parameter."""
     with _guard():
-        from .derive import derive as run_derive
-        from .ir import load
-        from .render import RENDERERS
+        from gradcheck_cli.derive.reverse import derive as run_derive
+        from gradcheck_cli.lang.graph import load
+        from gradcheck_cli.render import RENDERERS
 
         graph = load(str(file))
         _warn(graph)
@@ -274,8 +274,8 @@ def verify(
     """Check numerically the derived gradients, every claim, and an implementation."""
     code = 0
     with _guard(_gradescope_fallback(fmt.value, output)):
-        from .errors import UsageError
-        from .verify import VerifyOptions, verify_file
+        from gradcheck_cli.errors import UsageError
+        from gradcheck_cli.numeric.verify import VerifyOptions, verify_file
 
         if sum([full, fast, sample is not None]) > 1:
             raise UsageError("choose one of --full, --fast and --sample N")
@@ -323,7 +323,7 @@ def _progress_bar() -> Callable[[int, int, str], None] | None:
 
 
 def _report(reports: list, fmt: str, output: Optional[Path]) -> None:  # type: ignore[type-arg]
-    from .render.report_text import render_report_text
+    from gradcheck_cli.render.report_text import render_report_text
 
     text_view = "\n".join(render_report_text(r) for r in reports)
     if fmt == "text":
@@ -331,8 +331,8 @@ def _report(reports: list, fmt: str, output: Optional[Path]) -> None:  # type: i
         if output is not None:
             _emit(text_view, None, False)
         return
-    from .report import FORMATS
-    from .report.model import Entry, RunResult
+    from gradcheck_cli.report import FORMATS
+    from gradcheck_cli.report.model import Entry, RunResult
 
     result = RunResult(entries=[Entry(name=r.file, points=None, visibility="visible", report=r, error=None)
                                 for r in reports])
@@ -353,8 +353,8 @@ def graph(
 ) -> None:
     """Show the computation graph in topological order with each node's shape."""
     with _guard():
-        from .ir import load
-        from .render.graph import render_graph
+        from gradcheck_cli.lang.graph import load
+        from gradcheck_cli.render.graph import render_graph
 
         g = load(str(file))
         _note(g)
@@ -369,7 +369,7 @@ class FlowFormat(str, Enum):
 
 
 def _scales(values: Optional[List[str]]) -> dict[str, float]:
-    from .errors import UsageError
+    from gradcheck_cli.errors import UsageError
 
     out: dict[str, float] = {}
     for v in _split(values) or []:
@@ -395,11 +395,16 @@ def flow(
     """Gradient flow: the gradient's norm at each layer or time step, and vanishing, exploding, saturated, dead."""
     code = 0
     with _guard():
-        from .errors import UsageError
-        from .flow import VERDICTS, FlowOptions
-        from .flow import flow as run_flow
-        from .ir import load
-        from .render.flow import print_flow_rich, render_flow_json, render_flow_svg, render_flow_text
+        from gradcheck_cli.errors import UsageError
+        from gradcheck_cli.numeric.flow import VERDICTS, FlowOptions
+        from gradcheck_cli.numeric.flow import flow as run_flow
+        from gradcheck_cli.lang.graph import load
+        from gradcheck_cli.render.flow import (
+            print_flow_rich,
+            render_flow_json,
+            render_flow_svg,
+            render_flow_text,
+        )
 
         kinds = _split(fail_on) or []
         for k in kinds:
@@ -436,8 +441,8 @@ def run(
         raise typer.Exit(_run_class(config, submissions, fmt, output, jobs, reports))
     code = 0
     with _guard(_gradescope_fallback(fmt.value, output)):
-        from .errors import UsageError
-        from .homework import run_config
+        from gradcheck_cli.errors import UsageError
+        from gradcheck_cli.homework.grading import run_config
 
         if fmt == ReportFormat.csv:
             raise UsageError("--format csv is the class summary of `gradcheck run --submissions DIR`")
@@ -451,12 +456,12 @@ def run(
             if output is not None:
                 _emit(text, None, False)
         else:
-            from .report import FORMATS
+            from gradcheck_cli.report import FORMATS
 
             _emit(FORMATS[fmt.value](result), output, True)
             if output is not None:
                 _emit(text, None, False)
-        from .homework import write_step_summary
+        from gradcheck_cli.homework.grading import write_step_summary
 
         write_step_summary(result)
     raise typer.Exit(code)
@@ -467,8 +472,8 @@ def _run_class(config: Optional[Path], submissions: Path, fmt: ReportFormat, out
     """`run --submissions DIR`: 0 every student has full marks, 1 someone lost points, 2 unusable input."""
     code = 0
     with _guard():
-        from .class_run import render_class, run_class, write_reports
-        from .errors import UsageError
+        from gradcheck_cli.homework.class_run import render_class, run_class, write_reports
+        from gradcheck_cli.errors import UsageError
 
         if fmt not in (ReportFormat.text, ReportFormat.json, ReportFormat.csv):
             raise UsageError(f"--submissions writes a class summary in text, json or csv, not {fmt.value}",
@@ -492,7 +497,7 @@ def init(
 ) -> None:
     """Write a homework config and the files a CI system needs."""
     with _guard():
-        from .homework import init_files
+        from gradcheck_cli.homework.grading import init_files
 
         for path in init_files(ci.value, directory, force):
             typer.echo(f"wrote {path}")
@@ -503,8 +508,8 @@ def init(
 def ops() -> None:
     """List the op table: every operation with its backward rule."""
     with _guard():
-        from .elementwise import ELEMENTWISE
-        from .ops import OPS
+        from gradcheck_cli.symbolic.elementwise import ELEMENTWISE
+        from gradcheck_cli.symbolic.ops import OPS
 
         lines = ["ops (shape convention: each input's gradient has the input's shape)"]
         for name in sorted(OPS):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .numeric.result import Report
+    from gradcheck_cli.numeric.result import Report
 
 
 class GradcheckFailure(AssertionError):
@@ -53,7 +53,7 @@ class Gradcheck:
         `options` are those of `gradcheck_cli.VerifyOptions` (seed, trials,
         convention, bind, impl, …); an `impl` path is resolved like `path`.
         """
-        from .api import VerifyOptions, verify_file
+        from gradcheck_cli.api import VerifyOptions, verify_file
 
         if options.get("impl"):
             file, sep, func = str(options["impl"]).rpartition(":")
@@ -70,7 +70,7 @@ class Gradcheck:
         __tracebackhide__ = True
         report = self.verify(path, **options)
         if not report.ok:
-            from .report.common import failure_summary
+            from gradcheck_cli.report.common import failure_summary
 
             raise GradcheckFailure(failure_summary(report))
         return report
@@ -78,7 +78,7 @@ class Gradcheck:
     def assert_gradient(self, f: Callable[..., Any], *arrays: Any, **kw: Any) -> Any:
         """Check a numpy function's gradient numerically (see `gradcheck_cli.check_gradient`)."""
         __tracebackhide__ = True
-        from .numeric.check_api import check_gradient
+        from gradcheck_cli.numeric.check_api import check_gradient
 
         result = check_gradient(f, *arrays, **kw)
         if not result:  # raised here, so pytest shows the report, not the checker's frames

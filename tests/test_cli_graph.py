@@ -23,7 +23,7 @@ import pytest
 from lark import Lark
 
 import gradcheck_cli
-from gradcheck_cli.ir import Graph, load
+from gradcheck_cli.lang.graph import Graph, load
 from gradcheck_cli.shapes import shape_str
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -147,7 +147,7 @@ def test_dot_names_the_intermediates(cli: Callable[..., Any]) -> None:
 
 
 def test_dot_labels_derivative_calls() -> None:
-    from gradcheck_cli.ir import parse
+    from gradcheck_cli.lang.graph import parse
     from gradcheck_cli.render.graph import render_graph
 
     g = parse("dims n = 2\nx : n\nf : function\ns = sum(f'(x))\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.config import CheckConfig, HomeworkConfig, load_config
+from gradcheck_cli.homework.config import CheckConfig, HomeworkConfig, load_config
 from gradcheck_cli.errors import UsageError, format_error
 
 GRAD = "dims n = 2\nx : n\nu : n\ns = u^T x\n"

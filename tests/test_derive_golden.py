@@ -8,7 +8,7 @@ p − y). Three checks per case:
 - the identity itself, as the text a textbook writes (IDENTITIES below), so a
   golden cannot be re-blessed into a different answer unnoticed;
 - every derived gradient equals the entry-by-entry derivative exactly, at
-  small sizes (gradcheck_cli.exact): the goldens are right, not just stable.
+  small sizes (gradcheck_cli.derive.exact): the goldens are right, not just stable.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.exact import Exact, difference
-from gradcheck_cli.ir import load
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.derive.exact import Exact, difference
+from gradcheck_cli.lang.graph import load
 from gradcheck_cli.shapes import is_scalar
 
 TESTS = Path(__file__).parent

@@ -24,10 +24,10 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.expr import Expr
-from gradcheck_cli.ir import Graph, parse
-from gradcheck_cli.printing import to_dsl
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph, parse
+from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import is_scalar, using
 
 from test_properties import REGRESSIONS, graphs
@@ -201,7 +201,7 @@ def test_the_comparison_tells_products_apart() -> None:
     g = parse("dims n = 3\nA : n x n\nM : n x n\nB : n x n\ns : scalar\nx : n\nt = sum(A)\n")
     v = {n: g.variables[n].expr for n in "AMBsx"}
     with using(g.env):
-        from gradcheck_cli import algebra as alg
+        from gradcheck_cli.symbolic import algebra as alg
 
         right = alg.matmul(v["A"], alg.matmul(alg.mul(v["s"], v["M"]), v["B"]))
         assert canon(right) == canon(alg.matmul(alg.matmul(v["A"], alg.mul(v["s"], v["M"])), v["B"]))

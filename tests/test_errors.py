@@ -26,7 +26,7 @@ from gradcheck_cli.errors import (
     Span,
     format_error,
 )
-from gradcheck_cli.ir import parse
+from gradcheck_cli.lang.graph import parse
 
 ERRORS = Path(__file__).parent / "golden" / "errors"
 CASES = sorted(p.stem for p in ERRORS.glob("*.grad"))
@@ -232,7 +232,7 @@ def test_error_str_has_the_position() -> None:
 def test_a_byte_order_mark_and_crlf_line_ends_are_not_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Files saved by Windows editors: a UTF-8 BOM and CRLF; positions still point at the right column."""
     from gradcheck_cli.errors import GradcheckError
-    from gradcheck_cli.ir import load
+    from gradcheck_cli.lang.graph import load
 
     good = tmp_path / "bom.grad"
     good.write_bytes("\ufeffW : n x m\r\nx : m\r\ns = sum(W x)\r\n".encode())

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck_cli.ir import load
+from gradcheck_cli.lang.graph import load
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
 from gradcheck_cli.shapes import is_scalar, using
 
@@ -76,7 +76,7 @@ def test_batched_gradient_equals_the_per_entry_loop(path: str, method: str) -> N
     with using(graph.env):
         out = graph.output
         if not is_scalar(out.shape):  # a vector output: its sum runs the same batched path
-            from gradcheck_cli import algebra as alg
+            from gradcheck_cli.symbolic import algebra as alg
 
             out = alg.sum_(out, None)
         for name in graph.params():

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gradcheck_cli.ir import load
+from gradcheck_cli.lang.graph import load
 
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.rglob("*.grad"))  # also examples/homework/: a handout, a submission, …

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck_cli.flow import FACTOR, FlowOptions, _contexts, flow
-from gradcheck_cli.ir import load, parse
+from gradcheck_cli.numeric.flow import FACTOR, FlowOptions, _contexts, flow
+from gradcheck_cli.lang.graph import load, parse
 from gradcheck_cli.numeric.evaluate import Function
 from gradcheck_cli.render.flow import BAR, render_flow_json, render_flow_svg, render_flow_text
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.lang.graph import Graph, parse
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").rglob("*.grad"))
 HARD_LIMIT_S = 10

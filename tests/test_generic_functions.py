@@ -21,14 +21,14 @@ import re
 import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.expr import Expr, make
-from gradcheck_cli.ir import ClaimSpec, Graph, parse
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.symbolic.expr import Expr, make
+from gradcheck_cli.lang.graph import ClaimSpec, Graph, parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate
-from gradcheck_cli.printing import to_dsl
+from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import using
-from gradcheck_cli.verify import VerifyOptions, verify
-from gradcheck_cli.verify import _points as verify_points
+from gradcheck_cli.numeric.verify import VerifyOptions, verify
+from gradcheck_cli.numeric.verify import _points as verify_points
 
 from test_properties import graphs
 

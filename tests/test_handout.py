@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.handout import MAX_SHOWN, compare
+from gradcheck_cli.homework.handout import MAX_SHOWN, compare
 from gradcheck_cli.report.model import Entry
 from gradcheck_cli.numeric.result import Check, Report
 

@@ -184,7 +184,7 @@ def test_the_example_has_every_part() -> None:
 
 
 def test_the_config_has_points_visibility_a_claims_check_and_an_impl_check() -> None:
-    from gradcheck_cli.config import load_config
+    from gradcheck_cli.homework.config import load_config
 
     cfg = load_config(HOMEWORK / "gradcheck.toml")
     assert cfg.max_score == MAX_SCORE

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck_cli.derive import derive
+from gradcheck_cli.derive.reverse import derive
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.ir import parse
+from gradcheck_cli.lang.graph import parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate, sample_inputs
 from gradcheck_cli.render.latex import render_latex
-from gradcheck_cli.verify import verify
+from gradcheck_cli.numeric.verify import verify
 
 ROOT = Path(__file__).parent.parent
 DECLS = ("dims n = 3, m = 4, d = 2\nW : n x m\nA : n x n\nB : m x n\nW1 : n x d\nW2 : n x d\nx : m\nv : n\n"

@@ -119,7 +119,7 @@ def test_diag_derives_in_every_format(body: str, fmt: str, cli, tmp_path) -> Non
 def test_every_op_template_formats() -> None:
     """A literal brace in a show template (\\operatorname{diag}) is a str.format field: every template
     must format with placeholder arguments, in every style."""
-    from gradcheck_cli.ops import OPS
+    from gradcheck_cli.symbolic.ops import OPS
 
     for name, rule in OPS.items():
         for style, tmpl in rule.show.items():

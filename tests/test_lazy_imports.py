@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradcheck_cli import algebra as alg
-from gradcheck_cli import elementwise as ew
-from gradcheck_cli._derivatives import DERIVATIVES
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.symbolic import elementwise as ew
+from gradcheck_cli.symbolic._derivatives import DERIVATIVES
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_generated_derivatives_are_what_the_generator_writes_now() -> None:
-    text = (ROOT / "gradcheck_cli" / "_derivatives.py").read_text(encoding="utf-8")
-    assert text == ew.generated_source(), "regenerate: python -m gradcheck_cli.elementwise"
+    text = (ROOT / "gradcheck_cli" / "symbolic" / "_derivatives.py").read_text(encoding="utf-8")
+    assert text == ew.generated_source(), "regenerate: python -m gradcheck_cli.symbolic.elementwise"
 
 
 def test_every_function_numpy_can_express_is_in_the_table() -> None:
@@ -68,8 +68,8 @@ def test_constants_are_one_kind_per_value() -> None:
 def test_hook_commands_import_neither_sympy_nor_scipy() -> None:
     code = (
         "import sys\n"
-        "from gradcheck_cli.verify import verify_file\n"
-        "from gradcheck_cli.derive import derive_file\n"
+        "from gradcheck_cli.numeric.verify import verify_file\n"
+        "from gradcheck_cli.derive.reverse import derive_file\n"
         "from gradcheck_cli.render import RENDERERS\n"
         "assert verify_file('examples/mlp.grad').ok\n"
         "d = derive_file('examples/mlp.grad')\n"
@@ -84,7 +84,7 @@ def test_hook_commands_import_neither_sympy_nor_scipy() -> None:
 def test_symbolic_work_still_loads_sympy_on_demand() -> None:
     code = (
         "import sys\n"
-        "from gradcheck_cli.derive import derive_file\n"
+        "from gradcheck_cli.derive.reverse import derive_file\n"
         "from gradcheck_cli.render import RENDERERS\n"
         "tex = RENDERERS['latex'](derive_file('examples/batchnorm.grad'))\n"
         "print('sympy' in sys.modules, '\\\\frac' in tex or '/' in tex)\n"

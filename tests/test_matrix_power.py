@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.ir import parse
-from gradcheck_cli.printing import to_text
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.lang.graph import parse
+from gradcheck_cli.symbolic.printing import to_text
 from gradcheck_cli.shapes import using
-from gradcheck_cli.verify import VerifyOptions, verify
+from gradcheck_cli.numeric.verify import VerifyOptions, verify
 
 HEAD = "dims n = 3, m = 4\nX : n x n\nA : n x m\nx : n\n"
 

@@ -40,19 +40,19 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradcheck_cli import algebra as alg
-from gradcheck_cli.derive import derive
-from gradcheck_cli.elementwise import generic_rounds
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.symbolic.elementwise import generic_rounds
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.expr import Expr, make
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.symbolic.expr import Expr, make
+from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
-from gradcheck_cli.ops import OPS, ShapeMismatch
-from gradcheck_cli.printing import to_dsl
+from gradcheck_cli.symbolic.ops import OPS, ShapeMismatch
+from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import env, using
-from gradcheck_cli.verify import VerifyOptions, verify
-from gradcheck_cli.verify import _points as verify_points
+from gradcheck_cli.numeric.verify import VerifyOptions, verify
+from gradcheck_cli.numeric.verify import _points as verify_points
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

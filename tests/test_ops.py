@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradcheck_cli import algebra as alg
-from gradcheck_cli.derive import derive
-from gradcheck_cli.elementwise import ELEMENTWISE, A, T, derivative_sym
-from gradcheck_cli.expr import Expr
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, A, T, derivative_sym
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate
-from gradcheck_cli.ops import OPS
+from gradcheck_cli.symbolic.ops import OPS
 from gradcheck_cli.shapes import Dim, using
 
 ROOT = Path(__file__).parent.parent

@@ -1,6 +1,6 @@
 """Every grammar rule of the .grad language (spec/DSL.md), checked on the typed graph.
 
-Each test parses a small file with `gradcheck_cli.ir.parse` and asserts on the
+Each test parses a small file with `gradcheck_cli.lang.graph.parse` and asserts on the
 structure it built: `sx(expr)` prints a graph value as an s-expression over the
 declared names (`(add (matmul W x) b)`), so the tests read like the maths.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from gradcheck_cli.dsl import ast
-from gradcheck_cli.dsl.parser import parse_file
+from gradcheck_cli.lang import ast
+from gradcheck_cli.lang.parser import parse_file
 from gradcheck_cli.errors import GradcheckError, ParseError
-from gradcheck_cli.expr import Expr
-from gradcheck_cli.ir import Graph, parse, pp_graph
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph, parse, pp_graph
 from gradcheck_cli.shapes import shape_str
 
 HEADER = """\

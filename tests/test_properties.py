@@ -28,11 +28,11 @@ import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.exact import Exact, difference
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.derive.exact import Exact, difference
+from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate, sample_inputs
-from gradcheck_cli.printing import to_dsl
+from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.render.json import render_json
 from gradcheck_cli.shapes import Dim
 

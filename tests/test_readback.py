@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate, sample_inputs
 from gradcheck_cli.render.json import derivation_dict
-from gradcheck_cli.verify import VerifyOptions, verify
+from gradcheck_cli.numeric.verify import VerifyOptions, verify
 
 from test_properties import PROPS, graphs, pinned
 

@@ -142,7 +142,7 @@ def test_python_blocks_run(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("path, body", _cases("toml"))
 def test_toml_blocks_are_configs_that_load(path: Path, body: str, tmp_path: Path) -> None:
-    from gradcheck_cli.config import load_config
+    from gradcheck_cli.homework.config import load_config
 
     home = tmp_path / "homework"
     shutil.copytree(ROOT / "examples/homework", home)

@@ -87,7 +87,7 @@ def test_a_100000_digit_decimal_parses_in_linear_time() -> None:
 def test_numbers_are_built_from_their_digits_not_sympified(monkeypatch: pytest.MonkeyPatch) -> None:
     import sympy as sp
 
-    from gradcheck_cli.ir import exact_number
+    from gradcheck_cli.lang.graph import exact_number
 
     def refuse(*a: Any, **k: Any) -> Any:
         raise AssertionError("the DSL text reached sympy's parser")
@@ -187,7 +187,7 @@ def test_max_tie_splits_the_gradient() -> None:
 
 
 def test_step_is_half_at_zero() -> None:
-    from gradcheck_cli.elementwise import T, derivative_sym, numpy_fn
+    from gradcheck_cli.symbolic.elementwise import T, derivative_sym, numpy_fn
 
     assert list(numpy_fn("step", 0)(np.array([-1.0, 0.0, 2.0]))) == [0.0, 0.5, 1.0]
     import sympy as sp
@@ -260,7 +260,7 @@ def test_a_graph_is_reusable() -> None:
 def test_an_internal_error_in_the_impl_path_is_a_failed_check(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "hw.py").write_text(IMPL, encoding="utf-8")
-    import gradcheck_cli.impl_check as ic
+    import gradcheck_cli.numeric.impl_check as ic
 
     def broken(*a: Any, **k: Any) -> Any:
         raise KeyError("an internal bug")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck_cli.derive import derive
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate, sample_inputs
 
 TESTS = Path(__file__).parent
@@ -99,8 +99,8 @@ EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.grad") if p.stem n
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_gradients_are_exact(name: str) -> None:
     """Every derived gradient of every example equals the entry-by-entry derivative (small sizes)."""
-    from gradcheck_cli.exact import Exact, difference
-    from gradcheck_cli.ir import load
+    from gradcheck_cli.derive.exact import Exact, difference
+    from gradcheck_cli.lang.graph import load
     from gradcheck_cli.shapes import is_scalar
 
     graph = load(str(ROOT / "examples" / f"{name}.grad"))

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck_cli.derive import derive
+from gradcheck_cli.derive.reverse import derive
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.ir import parse
+from gradcheck_cli.lang.graph import parse
 from gradcheck_cli.numeric.evaluate import Context, evaluate, sample_inputs
-from gradcheck_cli.printing import to_dsl, to_text
+from gradcheck_cli.symbolic.printing import to_dsl, to_text
 from gradcheck_cli.shapes import shape_str, using
-from gradcheck_cli.verify import VerifyOptions, verify
+from gradcheck_cli.numeric.verify import VerifyOptions, verify
 
 HEAD = "dims N = 4, C = 3\nS : N x C\n"
 
@@ -96,7 +96,7 @@ def test_one_hot_batches_are_declared_and_sampled(head: str, shape: tuple[int, i
 
 def test_one_hot_sums_are_known_to_derive() -> None:
     """derive's algebra (not the file's own lines, which stay as written) knows a one-hot sums to 1."""
-    from gradcheck_cli import algebra as alg
+    from gradcheck_cli.symbolic import algebra as alg
 
     g = parse(ROWS + "s = sum(W)\n")
     y = g.variables["Y"].expr

@@ -1,13 +1,13 @@
-"""Scalar and elementwise algebra through sympy (gradcheck_cli/scalars.py), case by case."""
+"""Scalar and elementwise algebra through sympy (gradcheck_cli/derive/scalars.py), case by case."""
 
 from __future__ import annotations
 
-from gradcheck_cli import algebra as alg
-from gradcheck_cli import scalars
-from gradcheck_cli.derive import derive
-from gradcheck_cli.exact import Exact, difference
-from gradcheck_cli.ir import parse
-from gradcheck_cli.printing import to_dsl, to_text
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.derive import scalars
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.derive.exact import Exact, difference
+from gradcheck_cli.lang.graph import parse
+from gradcheck_cli.symbolic.printing import to_dsl, to_text
 from gradcheck_cli.shapes import Dim
 
 

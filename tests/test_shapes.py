@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_cli.errors import ShapeError
-from gradcheck_cli.ir import Graph, parse
+from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.shapes import shape_str
 
 DECLS = """\

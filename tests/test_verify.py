@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from gradcheck_cli.cli import app
-from gradcheck_cli.derive import derive
-from gradcheck_cli.ir import parse
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.lang.graph import parse
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
 from gradcheck_cli.shapes import using
-from gradcheck_cli.verify import VerifyOptions, verify, verify_file
+from gradcheck_cli.numeric.verify import VerifyOptions, verify, verify_file
 
 ROOT = Path(__file__).resolve().parents[1]
 # every example whose claims are meant to be right (the homework's questions hold the student's
@@ -222,7 +222,7 @@ def test_two_generic_functions_are_told_apart(tmp_path: Path, text: str, wrong: 
 
 
 def test_generic_rounds_bind_apart_in_several_pairings() -> None:
-    from gradcheck_cli.elementwise import GENERIC_STANDINS, MAX_GENERIC, generic_rounds
+    from gradcheck_cli.symbolic.elementwise import GENERIC_STANDINS, MAX_GENERIC, generic_rounds
 
     for k in range(1, MAX_GENERIC + 1):
         names = [f"f{j}" for j in range(k)]
@@ -358,8 +358,8 @@ def test_seed_is_printed_and_changes_points(tmp_path: Path) -> None:
     code, out = run(["verify", str(p), "--seed", "7"])
     assert code == 0 and "seed 7" in out
     # the points themselves differ (the errors at them may both round to the same ε-sized value)
-    from gradcheck_cli.ir import load
-    from gradcheck_cli.verify import _points
+    from gradcheck_cli.lang.graph import load
+    from gradcheck_cli.numeric.verify import _points
 
     g = load(str(p))
     a = [pt.ctx.values for pt in _points(g, VerifyOptions(seed=1))]

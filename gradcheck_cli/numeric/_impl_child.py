@@ -51,7 +51,7 @@ class _Capture:
     """fd 1 → a pipe that a thread drains into a CappedBuffer; `take()` returns what was printed since the last call."""
 
     def __init__(self) -> None:
-        from .sandbox import CappedBuffer
+        from gradcheck_cli.numeric.sandbox import CappedBuffer
 
         sys.stdout.flush()
         self.buffer = CappedBuffer()
@@ -90,7 +90,7 @@ class _Capture:
         self._read_available()  # a write that returned is in the pipe: nothing printed so far is missed
         with self.lock:
             buf = self.buffer
-            from .sandbox import CappedBuffer
+            from gradcheck_cli.numeric.sandbox import CappedBuffer
 
             self.buffer = CappedBuffer()
         text = buf.text()
@@ -188,7 +188,7 @@ def main(argv: list[str]) -> int:
     with open(argv[0], encoding="utf-8") as fh:
         req = json.load(fh)
     capture = _Capture()  # its thread's stack is mapped before the memory limit, not against it
-    from .sandbox import limit_self
+    from gradcheck_cli.numeric.sandbox import limit_self
 
     limit_self(_LIMITS["memory"], _LIMITS["parent"])
     try:

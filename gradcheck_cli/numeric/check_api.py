@@ -25,9 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from .compare import compare, diagnose, noise_floor, relative_error
-from .finite_diff import FiniteDiffError, directional_check, numeric_gradient, recheck_entries
-from .result import Check
+from gradcheck_cli.numeric.compare import compare, diagnose, noise_floor, relative_error
+from gradcheck_cli.numeric.finite_diff import (
+    FiniteDiffError,
+    directional_check,
+    numeric_gradient,
+    recheck_entries,
+)
+from gradcheck_cli.numeric.result import Check
 
 FULL_LIMIT = 10_000
 LOCALIZE = 64  # entries sampled to name a culprit after random directions disagree

@@ -13,8 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .compare import compare, default_step, diagnose
-from .finite_diff import LADDER, directional_check, numeric_gradient, numeric_jacobian, recheck_entries
+from gradcheck_cli.numeric.compare import compare, default_step, diagnose
+from gradcheck_cli.numeric.finite_diff import (
+    LADDER,
+    directional_check,
+    numeric_gradient,
+    numeric_jacobian,
+    recheck_entries,
+)
 
 FULL_LIMIT = 10_000
 SAMPLE_DEFAULT = 200
@@ -43,7 +49,7 @@ class Outcome:
 def complex_safe_fn(name: str, order: int) -> bool:
     """Complex step through f⁽ᵏ⁾: analytic functions, and piecewise ones whose
     pieces are chosen by the real part (relu, abs…), exact away from kinks."""
-    from ..elementwise import ELEMENTWISE
+    from gradcheck_cli.symbolic.elementwise import ELEMENTWISE
 
     e = ELEMENTWISE.get(name)
     if e is None:

@@ -18,13 +18,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..algebra import dim_symbol
-from ..elementwise import ELEMENTWISE
-from ..expr import Expr
-from ..ir import Graph
-from ..lazy import sympy as sp
-from ..ops import OPS
-from ..shapes import Dim, Shape
+from gradcheck_cli.symbolic.algebra import dim_symbol
+from gradcheck_cli.symbolic.elementwise import ELEMENTWISE
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.lazy import sympy as sp
+from gradcheck_cli.symbolic.ops import OPS
+from gradcheck_cli.shapes import Dim, Shape
 
 
 class Context:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare import EPS, default_step, model, noise_floor
+from gradcheck_cli.numeric.compare import EPS, default_step, model, noise_floor
 
 CHUNK_BYTES = 64 * 2**20
 METHODS = ("central", "complex", "richardson")

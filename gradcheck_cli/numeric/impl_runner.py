@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from ._impl_child import decode, encode
-from .sandbox import CappedBuffer, become_subreaper, child_env, children_now, reap
+from gradcheck_cli.numeric._impl_child import decode, encode
+from gradcheck_cli.numeric.sandbox import CappedBuffer, become_subreaper, child_env, children_now, reap
 
 STARTUP_GRACE = 10.0  # seconds for the interpreter and numpy to start, on top of `timeout` for the import
 TAIL_LINES = 12

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..derive import Derivation
+from gradcheck_cli.derive.reverse import Derivation
 
 
 def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
-    from .text import render_plain
+    from gradcheck_cli.render.text import render_plain
 
     return render_plain(d, form, steps)
 
 
 def _latex(d: Derivation, form: str = "both", steps: bool = False) -> str:
-    from .latex import render_latex
+    from gradcheck_cli.render.latex import render_latex
 
     return render_latex(d, form=form, steps=steps)
 
 
 def _json(d: Derivation, form: str = "both", steps: bool = False) -> str:
-    from .json import render_json
+    from gradcheck_cli.render.json import render_json
 
     return render_json(d, form, steps)
 

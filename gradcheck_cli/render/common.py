@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ..derive import Derivation, Gradient, Step
-from ..expr import Expr
-from ..printing import Printer, render
-from ..shapes import is_scalar
+from gradcheck_cli.derive.reverse import Derivation, Gradient, Step
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.symbolic.printing import Printer, render
+from gradcheck_cli.shapes import is_scalar
 
 
 @dataclass
@@ -95,7 +95,7 @@ def node_label(d: Derivation, node: Expr, style: str, names: Mapping[int, str] |
     names = display_names(d) if names is None else names  # step_rows passes its own: one walk, not one per row
     if id(node) in names:
         if style == "latex":
-            from ..printing import latex_symbol
+            from gradcheck_cli.symbolic.printing import latex_symbol
             return latex_symbol(names[id(node)], node.shape)
         return names[id(node)]
     return render(node, style, names)

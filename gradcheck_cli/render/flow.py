@@ -12,7 +12,7 @@ import math
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..flow import FACTOR, SATURATED_FPRIME, SHARE, Activation, FlowReport, Layer, num_str
+from gradcheck_cli.numeric.flow import FACTOR, SATURATED_FPRIME, SHARE, Activation, FlowReport, Layer, num_str
 
 BAR = 40  # columns of the longest bar
 

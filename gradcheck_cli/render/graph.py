@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..ir import Graph, pp_graph
-from ..printing import to_dsl
-from ..shapes import shape_str
+from gradcheck_cli.lang.graph import Graph, pp_graph
+from gradcheck_cli.symbolic.printing import to_dsl
+from gradcheck_cli.shapes import shape_str
 
 
 def _nodes(g: Graph) -> tuple[list[tuple[str, str, str, list[str]]], str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..derive import Derivation
-from ..printing import Printer
-from .common import equations, signal_lines, step_rows
+from gradcheck_cli.derive.reverse import Derivation
+from gradcheck_cli.symbolic.printing import Printer
+from gradcheck_cli.render.common import equations, signal_lines, step_rows
 
 
 def derivation_dict(d: Derivation, form: str = "both", steps: bool = False) -> dict[str, Any]:

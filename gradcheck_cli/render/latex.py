@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..derive import Derivation
-from ..printing import latex_symbol
-from .common import definitions, equations, output_is_scalar, signal_lines, step_rows
+from gradcheck_cli.derive.reverse import Derivation
+from gradcheck_cli.symbolic.printing import latex_symbol
+from gradcheck_cli.render.common import definitions, equations, output_is_scalar, signal_lines, step_rows
 
 
 def _partial(d: Derivation, num: str, den: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..numeric.result import Report
+from gradcheck_cli.numeric.result import Report
 
 _MARK = {"pass": "PASS", "kink": "KINK", "skipped": "SKIP", "fail": "FAIL", "error": "FAIL"}
 

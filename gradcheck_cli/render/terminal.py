@@ -7,7 +7,7 @@ import re
 from rich.console import Console
 from rich.text import Text
 
-from .wrap import wrap_line
+from gradcheck_cli.render.wrap import wrap_line
 
 _HEAD = re.compile(r"^(∂\S+|[\w./-]+\.grad:.*|backward pass.*|gradcheck .*|\S+ checks?.*)$")
 _OK = re.compile(r"^\s+PASS\b|\b[1-9]\d* passed\b")

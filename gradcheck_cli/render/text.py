@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..derive import Derivation
-from .common import definitions, equations, output_is_scalar, signal_lines, step_rows
+from gradcheck_cli.derive.reverse import Derivation
+from gradcheck_cli.render.common import definitions, equations, output_is_scalar, signal_lines, step_rows
 
 
 def render_plain(d: Derivation, form: str = "both", steps: bool = False) -> str:
@@ -11,7 +11,7 @@ def render_plain(d: Derivation, form: str = "both", steps: bool = False) -> str:
     lines: list[str] = []
     g = d.graph
     oshape = g.values[out].shape
-    from ..shapes import shape_str
+    from gradcheck_cli.shapes import shape_str
 
     lines.append(f"{g.source}: output {out} ({shape_str(oshape)})")
     defs = definitions(d, "text")

@@ -12,37 +12,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .model import Entry, RunResult
+from gradcheck_cli.report.model import Entry, RunResult
 
 __all__ = ["FORMATS", "Entry", "RunResult", "markdown_summary", "gradescope_error"]
 
 
 def _json(result: RunResult) -> str:
-    from .json import render_json
+    from gradcheck_cli.report.json import render_json
 
     return render_json(result)
 
 
 def _junit(result: RunResult) -> str:
-    from .junit import render_junit
+    from gradcheck_cli.report.junit import render_junit
 
     return render_junit(result)
 
 
 def _github(result: RunResult) -> str:
-    from .github import render_github
+    from gradcheck_cli.report.github import render_github
 
     return render_github(result)
 
 
 def _gradescope(result: RunResult) -> str:
-    from .gradescope import render_gradescope
+    from gradcheck_cli.report.gradescope import render_gradescope
 
     return render_gradescope(result)
 
 
 def _classroom(result: RunResult) -> str:
-    from .classroom import render_classroom
+    from gradcheck_cli.report.classroom import render_classroom
 
     return render_classroom(result)
 
@@ -58,13 +58,13 @@ FORMATS: dict[str, Callable[[RunResult], str]] = {
 
 def markdown_summary(result: RunResult) -> str:
     """The Markdown table for `$GITHUB_STEP_SUMMARY` (see github.py)."""
-    from .github import markdown_summary as summary
+    from gradcheck_cli.report.github import markdown_summary as summary
 
     return summary(result)
 
 
 def gradescope_error(message: str, max_score: float | None = None) -> str:
     """A valid Gradescope results.json for a run that could not happen (see gradescope.py)."""
-    from .gradescope import gradescope_error as error
+    from gradcheck_cli.report.gradescope import gradescope_error as error
 
     return error(message, max_score)

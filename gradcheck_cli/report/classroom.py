@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..numeric.result import Check
-from .common import (
+from gradcheck_cli.numeric.result import Check
+from gradcheck_cli.report.common import (
     check_detail,
     check_title,
     entry_text,
@@ -40,7 +40,7 @@ from .common import (
     relpath,
     reproduce,
 )
-from .model import Entry, RunResult
+from gradcheck_cli.report.model import Entry, RunResult
 
 
 def _status(ok: bool, error: bool = False) -> str:

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..numeric.result import Check, Report
-from .model import Entry
+from gradcheck_cli.numeric.result import Check, Report
+from gradcheck_cli.report.model import Entry
 
 MARKS = {
     "pass": "PASS",
@@ -199,7 +199,7 @@ def write_atomic(path: Path, text: str) -> None:
     """
     import tempfile
 
-    from ..errors import UsageError
+    from gradcheck_cli.errors import UsageError
 
     tmp: str | None = None
     try:

@@ -12,16 +12,9 @@ toolkit does: `%`, CR and LF in the message; also `:` and `,` in properties.
 
 from __future__ import annotations
 
-from ..numeric.result import Check
-from .common import (
-    check_detail,
-    check_title,
-    error_location,
-    first_line,
-    number,
-    relpath,
-)
-from .model import Entry, RunResult
+from gradcheck_cli.numeric.result import Check
+from gradcheck_cli.report.common import check_detail, check_title, error_location, first_line, number, relpath
+from gradcheck_cli.report.model import Entry, RunResult
 
 
 def escape_data(s: str) -> str:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .common import entry_text, number, plain
-from .model import Entry, RunResult
+from gradcheck_cli.report.common import entry_text, number, plain
+from gradcheck_cli.report.model import Entry, RunResult
 
 
 def _test(e: Entry) -> dict[str, Any]:

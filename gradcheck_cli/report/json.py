@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .common import plain
-from .model import Entry, RunResult
+from gradcheck_cli.report.common import plain
+from gradcheck_cli.report.model import Entry, RunResult
 
 
 def entry_dict(e: Entry) -> dict[str, Any]:

@@ -22,16 +22,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from ..numeric.result import Check
-from .common import (
-    check_detail,
-    check_title,
-    error_location,
-    first_line,
-    number,
-    relpath,
-)
-from .model import Entry, RunResult
+from gradcheck_cli.numeric.result import Check
+from gradcheck_cli.report.common import check_detail, check_title, error_location, first_line, number, relpath
+from gradcheck_cli.report.model import Entry, RunResult
 
 # XML 1.0 forbids most control characters (an ANSI colour escape would make the file unreadable)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

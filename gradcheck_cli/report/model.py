@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..numeric.result import Check, Report
+from gradcheck_cli.numeric.result import Check, Report
 
 GRADED_KINDS = ("claim", "impl")
 

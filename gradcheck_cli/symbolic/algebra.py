@@ -13,10 +13,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from . import ops as _ops
-from .expr import Expr, make
-from .lazy import sympy as sp
-from .shapes import SCALAR, Dim, Shape, env, is_scalar
+from gradcheck_cli.symbolic import ops as _ops
+from gradcheck_cli.symbolic.expr import Expr, make
+from gradcheck_cli.lazy import sympy as sp
+from gradcheck_cli.shapes import SCALAR, Dim, Shape, env, is_scalar
 
 
 _LITERAL = [False]

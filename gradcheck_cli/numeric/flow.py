@@ -33,15 +33,15 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from . import algebra as alg
-from .derive import backward
-from .elementwise import ELEMENTWISE, GENERIC_STANDINS
-from .errors import UsageError
-from .expr import Expr
-from .ir import Graph
-from .numeric.evaluate import Context, _apply
-from .printing import to_dsl
-from .shapes import is_scalar, using
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.derive.reverse import backward
+from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, GENERIC_STANDINS
+from gradcheck_cli.errors import UsageError
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.numeric.evaluate import Context, _apply
+from gradcheck_cli.symbolic.printing import to_dsl
+from gradcheck_cli.shapes import is_scalar, using
 
 # Verdict thresholds (the README states them):
 FACTOR = 100.0  # vanishing/exploding: the gradient changes by more than this between the ends of the chain
@@ -281,7 +281,7 @@ def _check_scales(graph: Graph, scales: Mapping[str, float]) -> None:
 
 def _contexts(graph: Graph, opts: FlowOptions, bind: dict[str, str]) -> list[Context]:
     """verify's points (its sampler: init-scaled weights, finite forward pass), then --scale."""
-    from .verify import VerifyOptions, _points
+    from gradcheck_cli.numeric.verify import VerifyOptions, _points
 
     ctxs = []
     for pt in _points(graph, VerifyOptions(seed=opts.seed, trials=opts.points, bind=bind)):

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import algebra as alg
-from . import scalars
-from .deep import deep
-from .errors import DeriveError
-from .expr import Expr
-from .ir import Graph
-from .ops import OPS
-from .shapes import env, is_scalar, shape_str, using
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.derive import scalars
+from gradcheck_cli.deep import deep
+from gradcheck_cli.errors import DeriveError
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.symbolic.ops import OPS
+from gradcheck_cli.shapes import env, is_scalar, shape_str, using
 
 
 @dataclass
@@ -135,12 +135,12 @@ class Derivation:
         return out
 
     def _repr_latex_(self) -> str:
-        from .render.latex import render_latex
+        from gradcheck_cli.render.latex import render_latex
 
         return "$$" + render_latex(self, fragment=True, inline=True) + "$$"
 
     def __str__(self) -> str:
-        from .render.text import render_plain
+        from gradcheck_cli.render.text import render_plain
 
         return render_plain(self)
 
@@ -158,7 +158,7 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
         elif n in graph.values:
             targets.append(graph.values[n])
         else:
-            from .errors import UsageError
+            from gradcheck_cli.errors import UsageError
             raise UsageError(f"--wrt {n}: no variable or value named {n} in {graph.source}",
                              hint=f"the variables are {', '.join(graph.params()) or '(none)'}")
     with using(graph.env), scalars.context(graph.names(), graph.values):
@@ -167,7 +167,7 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
         if is_scalar(root.shape):
             bw = backward(root, targets)
             steps = bw.steps
-            from .jacobian import row_jacobians
+            from gradcheck_cli.derive.jacobian import row_jacobians
 
             rows = row_jacobians(root)
             factors: dict[tuple[int, int], Any] = {}
@@ -187,7 +187,7 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
 def _with_jacobian(graph: Graph, grad: Gradient, root: Expr, rows: dict[int, object] | None = None,
                    factors: dict[tuple[int, int], Any] | None = None,
                    file_names: dict[int, str] | None = None) -> Gradient:
-    from .jacobian import jacobian_form
+    from gradcheck_cli.derive.jacobian import jacobian_form
 
     jac, chain, note = jacobian_form(graph, root, grad.wrt_expr, rows, factors, file_names)
     if jac is not None:
@@ -285,7 +285,7 @@ def _signals_inside(e: Expr, ids: set[int]) -> set[int]:
 def _signal_names(graph: Graph, count: int) -> list[str]:
     """δ (or δ₁, δ₂, …) unless the file has a name that prints the same: its `delta` is δ in
     LaTeX and its `delta2` is δ₂, so the signals skip those and the page never defines δ twice."""
-    from .printing import latex_symbol
+    from gradcheck_cli.symbolic.printing import latex_symbol
 
     taken = {latex_symbol(n) for n in (*graph.values, *graph.variables, *graph.env.sizes)}
     pool = (["δ"] if count == 1 else []) + \
@@ -346,7 +346,7 @@ def _reachable(root: Expr, stops: set[int]) -> dict[int, int]:
 
 
 def derive_file(path: str, wrt: list[str] | None = None, seed: int = 0) -> Derivation:
-    from .ir import load
+    from gradcheck_cli.lang.graph import load
 
     return derive(load(path, seed), wrt)
 

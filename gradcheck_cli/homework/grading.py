@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import GradcheckError, format_error
-from .numeric.result import Report
+from gradcheck_cli.errors import GradcheckError, format_error
+from gradcheck_cli.numeric.result import Report
 
 
 def _options(check: Any) -> Any:
-    from .verify import VerifyOptions
+    from gradcheck_cli.numeric.verify import VerifyOptions
 
     return VerifyOptions(seed=check.seed, trials=check.trials, method=check.method,
                          convention=check.convention, bind=dict(check.bind), impl=check.impl,
@@ -44,7 +44,7 @@ class Outcome:
 
 def run_one(check: Any) -> Outcome:
     """One configured check, in a worker: never raises, so one bad submission fails only its own check."""
-    from .verify import verify_file
+    from gradcheck_cli.numeric.verify import verify_file
 
     try:
         problem = submitted_file_problem(check)
@@ -68,9 +68,9 @@ def run_one(check: Any) -> Outcome:
 
 def _against_handout(check: Any, report: Report) -> Outcome:
     """The submission must keep the handout's graph, and answer each of its TODO claims."""
-    from .handout import compare
-    from .numeric.result import Check
-    from .report.common import relpath
+    from gradcheck_cli.homework.handout import compare
+    from gradcheck_cli.numeric.result import Check
+    from gradcheck_cli.report.common import relpath
 
     cmp = compare(check.question, check.file)
     question = relpath(str(check.question))
@@ -92,7 +92,7 @@ def submitted_file_problem(check: Any) -> str | None:
     `../reference/hw.py`, not /dev/zero) and at most `max_file_kb` large. A file
     outside it (the teacher's) is only checked for being there.
     """
-    from .report.common import relpath
+    from gradcheck_cli.report.common import relpath
 
     paths = [Path(check.file)] + ([Path(check.impl.rpartition(":")[0])] if check.impl else [])
     for path in paths:
@@ -135,7 +135,7 @@ def rerun_command(check: Any) -> str:
     """`gradcheck verify …` with the options of a configured check: what a student types to reproduce it."""
     import shlex
 
-    from .report.common import relpath
+    from gradcheck_cli.report.common import relpath
 
     parts = ["gradcheck", "verify", relpath(str(check.file)), "--seed", str(check.seed)]
     if check.trials != 2:
@@ -160,7 +160,7 @@ def _worker_init() -> None:
     """A pool worker dies with the grader (PR_SET_PDEATHSIG): a killed `run` leaves no workers behind."""
     import signal
 
-    from .numeric.sandbox import _PR_SET_PDEATHSIG, _prctl
+    from gradcheck_cli.numeric.sandbox import _PR_SET_PDEATHSIG, _prctl
 
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -172,14 +172,14 @@ def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:
         return [run_one(c) for c in checks]
     # Import the checker (numpy, sympy, the grammar) before the pool starts: forked
     # workers inherit it, so start-up is paid once, not once per worker.
-    from . import verify  # noqa: F401
+    from gradcheck_cli.numeric import verify  # noqa: F401
 
     with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
         return list(pool.map(run_one, checks, chunksize=max(1, min(8, len(checks) // (4 * jobs)))))
 
 
 def entry(check: Any, outcome: Outcome) -> Any:
-    from .report.model import Entry
+    from gradcheck_cli.report.model import Entry
 
     return Entry(name=check.name, points=check.points, visibility=check.visibility, report=outcome.report,
                  error=outcome.error, partial=check.partial, file=str(check.file), line=outcome.line,
@@ -188,8 +188,8 @@ def entry(check: Any, outcome: Outcome) -> Any:
 
 def run_config(path: Path | None, fmt: str = "text", jobs: int = 0) -> tuple[Any, str]:
     """Load the config, run every check, return (RunResult, text report)."""
-    from .config import load_config
-    from .report.model import RunResult
+    from gradcheck_cli.homework.config import load_config
+    from gradcheck_cli.report.model import RunResult
 
     cfg = load_config(path)
     t0 = time.perf_counter()
@@ -200,7 +200,7 @@ def run_config(path: Path | None, fmt: str = "text", jobs: int = 0) -> tuple[Any
 
 
 def render_text(result: Any) -> str:
-    from .render.report_text import render_report_text
+    from gradcheck_cli.render.report_text import render_report_text
 
     lines = []
     for e in result.entries:
@@ -221,20 +221,20 @@ def write_step_summary(result: Any) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
-    from .report.github import markdown_summary
+    from gradcheck_cli.report.github import markdown_summary
 
     with open(target, "a", encoding="utf-8") as fh:
         fh.write(markdown_summary(result) + "\n")
 
 
 def init_files(ci: str, directory: Path, force: bool) -> list[Path]:
-    from .ci_templates import TEMPLATES
+    from gradcheck_cli.homework.ci_templates import TEMPLATES
 
     written = []
     for rel, content in TEMPLATES[ci].items():
         p = directory / rel
         if p.exists() and not force:
-            from .errors import UsageError
+            from gradcheck_cli.errors import UsageError
 
             raise UsageError(f"{p} exists; use --force to overwrite it")
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -22,10 +22,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from . import algebra as alg
-from .expr import Expr
-from .lazy import sympy as sp
-from .shapes import is_scalar
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lazy import sympy as sp
+from gradcheck_cli.shapes import is_scalar
 
 _REGION = {"mul", "div", "pow", "neg", "add", "const", "ones"}
 _CTX: list["_Context"] = []

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import algebra as alg
-from .expr import Expr
-from .ir import Graph
-from .ops import OPS
-from .shapes import Dim, Shape, is_scalar
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.symbolic.ops import OPS
+from gradcheck_cli.shapes import Dim, Shape, is_scalar
 
 
 def _vectorish(shape: Shape) -> bool:

@@ -12,11 +12,11 @@ import re
 from fractions import Fraction
 from typing import Any, Mapping
 
-from .deep import deep
-from .expr import _TABLE, Expr
-from .lazy import sympy as sp
-from .ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
-from .shapes import Dim, is_scalar
+from gradcheck_cli.deep import deep
+from gradcheck_cli.symbolic.expr import _TABLE, Expr
+from gradcheck_cli.lazy import sympy as sp
+from gradcheck_cli.symbolic.ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
+from gradcheck_cli.shapes import Dim, is_scalar
 
 STYLES = ("dsl", "text", "latex")
 ROW_WISE = ("softmax", "log_softmax", "logsumexp")  # f(S, axis=1) is f(Sᵀ)ᵀ
@@ -269,7 +269,7 @@ class Printer:
         if b.op == "const" and id(b) not in self.names and sp.sympify(b.param("value")).is_number \
                 and sp.sympify(b.param("value")) < 0:  # a − 1, never a + −1
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
-            from . import algebra as alg
+            from gradcheck_cli.symbolic import algebra as alg
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.const(-sp.sympify(b.param('value'))), PROD)}", SUM
         if b.op == "neg" and id(b) not in self.names:
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
@@ -277,7 +277,7 @@ class Printer:
         if b.op == "mul" and b.args[0].op == "const" and _below_zero(b.args[0].param("value")) \
                 and id(b) not in self.names:
             pos = -b.args[0].param("value")
-            from . import algebra as alg
+            from gradcheck_cli.symbolic import algebra as alg
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.scale(pos, b.args[1]), PROD)}", SUM
         return f"{self.wrap(a, SUM)} + {self.wrap(b, PROD)}", SUM
@@ -328,7 +328,7 @@ class Printer:
 
     def p_log_softmax(self, e: Expr) -> tuple[str, int]:
         # log(p) for the log_softmax(z) that log(softmax(z)) became, when the file named p
-        from . import algebra as alg
+        from gradcheck_cli.symbolic import algebra as alg
 
         p = alg.softmax(e.args[0])
         if id(p) in self.names:
@@ -393,6 +393,6 @@ def _reads_as_call(left: str, right: str) -> bool:
 
 
 def _const_like(v: Any) -> Expr:
-    from . import algebra as alg
+    from gradcheck_cli.symbolic import algebra as alg
 
     return alg.const(v)

@@ -26,11 +26,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import algebra as alg
-from .elementwise import ELEMENTWISE, numpy_fn
-from .expr import Expr
-from .lazy import sympy as sp
-from .shapes import SCALAR, Dim, Shape, env, is_scalar, shape_str
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, numpy_fn
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lazy import sympy as sp
+from gradcheck_cli.shapes import SCALAR, Dim, Shape, env, is_scalar, shape_str
 
 # Precedence levels for printing (higher binds tighter)
 SUM, PROD, UNARY, POSTFIX, ATOM = 10, 20, 30, 40, 50
@@ -80,7 +80,7 @@ def register(rule: OpRule) -> OpRule:
 
 def describe(e: Expr) -> str:
     """An operand in the user's words: `W (n×m)` or `W x + b (n×1)`."""
-    from .printing import to_dsl
+    from gradcheck_cli.symbolic.printing import to_dsl
 
     text = to_dsl(e, env().names)
     if len(text) > 30:
@@ -90,7 +90,7 @@ def describe(e: Expr) -> str:
 
 def _operand(e: Expr) -> str:
     """e as a factor of a product, parenthesised when it is not a single term."""
-    from .printing import Printer
+    from gradcheck_cli.symbolic.printing import Printer
 
     return Printer("dsl", env().names).wrap(e, POSTFIX)
 
@@ -231,7 +231,7 @@ def _fn_np(ctx: Any, x: np.ndarray, name: str, order: int = 0, alpha: Any = None
 
 
 def _fn_sym(x: Any, name: str, order: int = 0, alpha: Any = None, bind: Any = None) -> Any:
-    from .elementwise import A, T, derivative_sym
+    from gradcheck_cli.symbolic.elementwise import A, T, derivative_sym
 
     real = name if name in ELEMENTWISE else (bind or {}).get(name, name)
     if real not in ELEMENTWISE:  # a generic f stays a sympy Function
@@ -336,7 +336,7 @@ register(OpRule(
 
 
 def _latex_name(name: str, shape: Shape) -> str:
-    from .printing import latex_symbol
+    from gradcheck_cli.symbolic.printing import latex_symbol
 
     return latex_symbol(name, shape)
 
@@ -573,7 +573,7 @@ register(OpRule(
 
 def _sum_shape(args: tuple[Expr, ...], axis: int | None = None) -> Shape:
     r, c = args[0].shape
-    from .shapes import ONE
+    from gradcheck_cli.shapes import ONE
     return SCALAR if axis is None else (ONE, c) if axis == 0 else (r, ONE)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from gradcheck_cli.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,9 @@ def for_student(check: Any, base: Path, student: Path) -> Any:
 
 
 def run_class(config: Path | None, submissions: Path, jobs: int = 0) -> ClassResult:
-    from .config import load_config
-    from .homework import entry, run_checks
-    from .report.model import RunResult
+    from gradcheck_cli.homework.config import load_config
+    from gradcheck_cli.homework.grading import entry, run_checks
+    from gradcheck_cli.report.model import RunResult
 
     cfg = load_config(config)
     base = cfg.defaults.submission
@@ -102,7 +102,7 @@ def run_class(config: Path | None, submissions: Path, jobs: int = 0) -> ClassRes
 
 def _problem(e: Any) -> str:
     """One line a teacher reads: why this check lost points, or ""."""
-    from .report.common import first_line
+    from gradcheck_cli.report.common import first_line
 
     if e.error is not None:
         return first_line(e.error)
@@ -171,8 +171,8 @@ def _text(cr: ClassResult) -> str:
 
 def write_reports(cr: ClassResult, directory: Path) -> None:
     """Each student's own report, `<student>.json` in `directory` (the JSON report format)."""
-    from .report import FORMATS
-    from .report.common import write_atomic
+    from gradcheck_cli.report import FORMATS
+    from gradcheck_cli.report.common import write_atomic
 
     for s in cr.students:
         write_atomic(directory / f"{s.name}.json", FORMATS["json"](s.result))

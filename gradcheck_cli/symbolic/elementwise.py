@@ -7,7 +7,7 @@ a stable numpy forward for k = 0, where it is defined, whether it is analytic
 
 sympy loads only when a derivative is asked for symbolically: the numeric
 f′ and f″ come from `_derivatives.py`, generated from the same sp.diff by
-`python -m gradcheck_cli.elementwise` (a test checks it is up to date), so
+`python -m gradcheck_cli.symbolic.elementwise` (a test checks it is up to date), so
 `gradcheck verify` does not pay sympy's import for them.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .lazy import sympy as sp
+from gradcheck_cli.lazy import sympy as sp
 
 
 @lru_cache(maxsize=None)
@@ -184,7 +184,7 @@ def numpy_fn(name: str, order: int) -> Callable[..., np.ndarray]:
     e = ELEMENTWISE[name]
     if order == 0 and e.numpy is not None:
         return e.numpy
-    from ._derivatives import DERIVATIVES
+    from gradcheck_cli.symbolic._derivatives import DERIVATIVES
 
     f = DERIVATIVES.get((name, order)) or _lambdify(name, order)
 
@@ -199,7 +199,7 @@ def _lambdify(name: str, order: int) -> Callable[..., Any]:
     expr = derivative_sym(name, order)
     T, A = _symbols()
     args = (T, A) if ELEMENTWISE[name].nparams else (T,)
-    from ._derivatives import DiracDelta, Heaviside
+    from gradcheck_cli.symbolic._derivatives import DiracDelta, Heaviside
 
     return sp.lambdify(args, expr, modules=[{"Heaviside": Heaviside, "DiracDelta": DiracDelta}, np,  # type: ignore[no-any-return]
                                             *_scipy_if_needed(expr)])
@@ -232,7 +232,7 @@ def generated_source() -> str:
 def _derivatives_head() -> str:
     return '''"""f′ and f″ of the elementwise functions as numpy, generated: do not edit.
 
-Written by `python -m gradcheck_cli.elementwise` from sp.diff of the one sympy
+Written by `python -m gradcheck_cli.symbolic.elementwise` from sp.diff of the one sympy
 form of each function in elementwise.py (tests/test_ops.py checks this file
 is what the generator writes now, and equals lambdify at random points), so
 numeric checks read derivatives without importing sympy.

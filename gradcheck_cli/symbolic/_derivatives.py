@@ -1,6 +1,6 @@
 """f′ and f″ of the elementwise functions as numpy, generated: do not edit.
 
-Written by `python -m gradcheck_cli.elementwise` from sp.diff of the one sympy
+Written by `python -m gradcheck_cli.symbolic.elementwise` from sp.diff of the one sympy
 form of each function in elementwise.py (tests/test_ops.py checks this file
 is what the generator writes now, and equals lambdify at random points), so
 numeric checks read derivatives without importing sympy.

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GradcheckError, UsageError
-from .ir import Graph
-from .numeric import checker
-from .numeric.evaluate import Function, evaluate
-from .numeric.result import Check
-from .shapes import is_scalar, shape_str
+from gradcheck_cli.errors import GradcheckError, UsageError
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.numeric import checker
+from gradcheck_cli.numeric.evaluate import Function, evaluate
+from gradcheck_cli.numeric.result import Check
+from gradcheck_cli.shapes import is_scalar, shape_str
 
 
 def _spec(graph: Graph) -> dict[str, tuple[str, tuple[int, int]]]:
@@ -69,11 +69,11 @@ def impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
 
 
 def _impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
-    from .numeric.impl_runner import ImplFailure, call_impl
+    from gradcheck_cli.numeric.impl_runner import ImplFailure, call_impl
 
     path, func = parse_target(opts.impl)
     if not is_scalar(graph.output.shape):
-        from .errors import ShapeError
+        from gradcheck_cli.errors import ShapeError
 
         why = f" ({graph.output_note})" if graph.output_note else ""
         raise ShapeError(f"--impl checks a scalar loss and its gradients, but the output {graph.output_name} is "
@@ -150,7 +150,7 @@ def _grad_check(graph: Graph, name: str, func: str, points: list[Any], calls: li
             return Check(name=label, ok=False, status="fail", wrt=name, diagnosis="transposed" if g.shape == shape[::-1] else None,
                          message=f"gradient of {name} has shape {g.shape}, expected {want} (the shape of {name})", **base)
         fun = Function(graph.output, var, pt.ctx)
-        from .verify import _analytic_path
+        from gradcheck_cli.numeric.verify import _analytic_path
 
         method = opts.method if opts.method != "auto" else ("complex" if _analytic_path(graph.output, var, pt.ctx) else "central")
         out = checker.check(fun, g.reshape(shape), conv="shape", method=method, mode=opts.mode, sample=opts.sample,

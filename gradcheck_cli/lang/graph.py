@@ -17,16 +17,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import algebra as alg
-from .deep import deep
-from .dsl import ast
-from .dsl.parser import parse_file
-from .elementwise import ELEMENTWISE, canonical
-from .errors import GradcheckError, NameError_, ShapeError, Span, Warning_
-from .expr import Expr
-from .lazy import sympy as sp
-from .ops import ShapeMismatch
-from .shapes import SCALAR, Dim, DimEnv, Shape, is_scalar, shape_str, using
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.deep import deep
+from gradcheck_cli.lang import ast
+from gradcheck_cli.lang.parser import parse_file
+from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, canonical
+from gradcheck_cli.errors import GradcheckError, NameError_, ShapeError, Span, Warning_
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lazy import sympy as sp
+from gradcheck_cli.symbolic.ops import ShapeMismatch
+from gradcheck_cli.shapes import SCALAR, Dim, DimEnv, Shape, is_scalar, shape_str, using
 
 VECTOR_FUNCS = ("softmax", "log_softmax", "logsumexp", "sum", "mean", "norm", "tr", "det", "logdet",
                 "diag", "inv", "cross_entropy", "max", "min", "ones", "zeros", "eye", "rows", "concat")
@@ -134,10 +134,10 @@ def load(path: str, seed: int = 0) -> Graph:
     try:
         data = p.read_bytes()
     except FileNotFoundError:
-        from .errors import UsageError
+        from gradcheck_cli.errors import UsageError
         raise UsageError(f"no such file: {path}") from None
     except (IsADirectoryError, PermissionError) as e:
-        from .errors import UsageError
+        from gradcheck_cli.errors import UsageError
         raise UsageError(f"cannot read {path}: {e}") from None
     try:
         text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the text
@@ -155,7 +155,7 @@ _ALIASES = {"trace": "tr", "ln": "log", "logistic": "sigmoid", "sigma": "sigmoid
 
 def _not_utf8(data: bytes, e: UnicodeDecodeError, source: str) -> GradcheckError:
     """A byte that is not UTF-8, placed at line:col of the text as an editor shows it (U+FFFD for bad bytes)."""
-    from .errors import UsageError
+    from gradcheck_cli.errors import UsageError
 
     before = data[:e.start].decode("utf-8-sig", errors="replace")
     line = before.count("\n") + 1
@@ -768,7 +768,7 @@ class Lowering:
 
 def pp_graph(g: Graph) -> str:
     """One equation per node, in topological order: `z: n×1 = add(Wx, b)`."""
-    from .printing import to_dsl
+    from gradcheck_cli.symbolic.printing import to_dsl
 
     names = g.names()
     label: dict[int, str] = {}

@@ -15,18 +15,18 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import algebra as alg
-from .deep import deep
-from .derive import Derivation, derive
-from .elementwise import ELEMENTWISE, GENERIC_STANDINS, MAX_GENERIC, generic_rounds
-from .errors import GradcheckError, UsageError
-from .expr import Expr
-from .ir import ClaimSpec, Graph, load
-from .numeric import checker
-from .numeric.evaluate import Context, Function, evaluate, sample_inputs
-from .numeric.result import Check, Report
-from .printing import to_dsl
-from .shapes import env, is_scalar, shape_str, using
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.deep import deep
+from gradcheck_cli.derive.reverse import Derivation, derive
+from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, GENERIC_STANDINS, MAX_GENERIC, generic_rounds
+from gradcheck_cli.errors import GradcheckError, UsageError
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import ClaimSpec, Graph, load
+from gradcheck_cli.numeric import checker
+from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
+from gradcheck_cli.numeric.result import Check, Report
+from gradcheck_cli.symbolic.printing import to_dsl
+from gradcheck_cli.shapes import env, is_scalar, shape_str, using
 
 
 @dataclass
@@ -189,7 +189,7 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
             report.checks.append(_claim_check(graph, c, points, opts, mistakes))
             tick(len(report.checks), total, c.name)
         if opts.impl:
-            from .impl_check import impl_checks
+            from gradcheck_cli.numeric.impl_check import impl_checks
 
             report.checks.extend(impl_checks(graph, points, opts))
     report.notes.append(f"{time.perf_counter() - t0:.2f} s")
@@ -330,8 +330,8 @@ def _result(d: Any) -> Expr | None:
 
 def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]]]:
     """(label, wrong gradient) alternatives and (label, term) missing terms of ∂num/∂den."""
-    from . import algebra as alg
-    from .ops import MUTATION
+    from gradcheck_cli.symbolic import algebra as alg
+    from gradcheck_cli.symbolic.ops import MUTATION
 
     try:
         right = _result(derive(graph, [den], output=num))
@@ -397,7 +397,7 @@ def _sum_terms(e: Expr, nodes: set[int] | None = None) -> list[tuple[Any, Expr]]
     is the same node as the derived p − y, and its terms are still the ones a student drops).
     `nodes` collects the add nodes looked through: dropping one of their terms is a missing
     top-level term."""
-    from . import algebra as alg
+    from gradcheck_cli.symbolic import algebra as alg
 
     if e.op == "add" and e.args[0].shape == e.shape and e.args[1].shape == e.shape:
         if nodes is not None:
@@ -460,8 +460,8 @@ def _renamed(root: Expr, names: dict[str, str], derivatives_only: bool) -> Expr 
 
 def _rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:
     """node's op on new arguments (and params), as written: None where the shapes no longer fit."""
-    from .expr import make
-    from .ops import OPS, ShapeMismatch
+    from gradcheck_cli.symbolic.expr import make
+    from gradcheck_cli.symbolic.ops import OPS, ShapeMismatch
 
     p = dict(node.params)
     p.update(params)
@@ -530,8 +530,8 @@ def _convention(num: Expr, den: Expr, claim: Expr, strict: str) -> tuple[str | N
 
 def _analytic_path(out: Expr, wrt: Expr, ctx: Context) -> bool:
     """Complex step is exact when every op between wrt and out is (piecewise) analytic."""
-    from .numeric.evaluate import depends_on
-    from .ops import OPS
+    from gradcheck_cli.numeric.evaluate import depends_on
+    from gradcheck_cli.symbolic.ops import OPS
 
     dep = depends_on(out, {id(wrt)})
     for node in out.walk():

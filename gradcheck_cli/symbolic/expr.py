@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .errors import Span
-from .shapes import Shape
+from gradcheck_cli.errors import Span
+from gradcheck_cli.shapes import Shape
 
 Params = tuple[tuple[str, Any], ...]
 
@@ -37,7 +37,7 @@ class Expr:
         return self.param("name") if self.op == "var" else None
 
     def __repr__(self) -> str:
-        from .printing import to_dsl
+        from gradcheck_cli.symbolic.printing import to_dsl
 
         return f"Expr({to_dsl(self)!s})"
 

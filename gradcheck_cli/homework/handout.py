@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .dsl import ast
-from .dsl.parser import parse_file
+from gradcheck_cli.lang import ast
+from gradcheck_cli.lang.parser import parse_file
 
 _SPAN_FIELDS = {"span", "name_spans", "func_span", "head_span", "text", "error"}
 MAX_SHOWN = 60  # characters of a line quoted in a message
@@ -163,7 +163,7 @@ def compare(question: Path, submission: Path) -> Comparison:
 
 
 def _read(path: Path) -> str:
-    from .errors import UsageError
+    from gradcheck_cli.errors import UsageError
 
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Span, UsageError
+from gradcheck_cli.errors import Span, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib

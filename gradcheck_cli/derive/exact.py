@@ -29,11 +29,11 @@ from typing import Any, ClassVar
 import mpmath
 import sympy as sp
 
-from .elementwise import GENERIC_STANDINS
-from .expr import Expr
-from .ir import Graph
-from .ops import OPS
-from .shapes import Dim, Shape
+from gradcheck_cli.symbolic.elementwise import GENERIC_STANDINS
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.symbolic.ops import OPS
+from gradcheck_cli.shapes import Dim, Shape
 
 try:  # the optional `fast` extra
     import symengine as _se

@@ -15,8 +15,8 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import GradcheckError, ParseError, Span
-from . import ast
+from gradcheck_cli.errors import GradcheckError, ParseError, Span
+from gradcheck_cli.lang import ast
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
