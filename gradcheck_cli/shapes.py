@@ -145,3 +145,28 @@ class using:
 
 def env() -> DimEnv:
     return _CURRENT[-1]
+
+
+def broadcast(a: Shape, b: Shape) -> "Shape | int":
+    """numpy broadcasting restricted to what the lecture uses: scalars
+    everywhere, a column over columns, a row over rows. The shape of the result,
+    or the axis (0: rows, 1: columns) on which a and b disagree."""
+    E = env()
+    if is_scalar(a):
+        return b
+    if is_scalar(b):
+        return a
+    out = []
+    for i in (0, 1):
+        da, db = a[i], b[i]
+        if da == db:
+            out.append(da)
+        elif da.is_one:  # before E.same: with `dims B = 1`, (n×1) + (n×B) is n×B, not n×1
+            out.append(db)
+        elif db.is_one:
+            out.append(da)
+        elif E.same(da, db):
+            out.append(da)
+        else:
+            return i
+    return (out[0], out[1])

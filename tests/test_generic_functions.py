@@ -28,7 +28,7 @@ from gradcheck_cli.numeric.evaluate import Context, evaluate
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import using
 from gradcheck_cli.numeric.verify import VerifyOptions, verify
-from gradcheck_cli.numeric.verify import _points as verify_points
+from gradcheck_cli.numeric.verify import sample_points as verify_points
 
 from test_properties import graphs
 

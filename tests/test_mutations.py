@@ -52,7 +52,7 @@ from gradcheck_cli.symbolic.ops import OPS, ShapeMismatch
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import env, using
 from gradcheck_cli.numeric.verify import VerifyOptions, verify
-from gradcheck_cli.numeric.verify import _points as verify_points
+from gradcheck_cli.numeric.verify import sample_points as verify_points
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -250,7 +250,7 @@ def _composes(nodes: list[Expr], outer: str, inner: str) -> bool:
                any(m.op == "fn" and m.param("name") == inner for m in n.args[0].walk()) for n in nodes)
 
 
-def _points(graph: Graph, seed: int = 12345) -> list[Context]:
+def sample_points(graph: Graph, seed: int = 12345) -> list[Context]:
     """Random points with a finite output, one per round of bindings of the unbound generic functions."""
     binds = generic_rounds(graph.generic_functions())
     out = []
@@ -301,7 +301,7 @@ def mutated(source_id: str) -> Mutated:
     skipped: Counter = Counter()
     with using(graph.env):
         d = derive(graph)
-        points = _points(graph)
+        points = sample_points(graph)
         seen: set[tuple[str, int]] = set()
         for g in d.gradients:
             e = g.shape_form if g.shape_form is not None else g.jacobian
@@ -348,7 +348,7 @@ def test_mutants_print_as_claims_of_the_same_value(source_id: str) -> None:
         pytest.skip("no mutation applies")
     graph = parse(mt.text, mt.source.path)
     claims = {c.line: c for c in graph.claims}
-    for ctx in _points(graph):
+    for ctx in sample_points(graph):
         for k, m in enumerate(mt.mutants):
             c = claims[mt.first_line + k]
             assert (c.num, c.den) == (m.num, m.wrt)

@@ -359,11 +359,11 @@ def test_seed_is_printed_and_changes_points(tmp_path: Path) -> None:
     assert code == 0 and "seed 7" in out
     # the points themselves differ (the errors at them may both round to the same ε-sized value)
     from gradcheck_cli.lang.graph import load
-    from gradcheck_cli.numeric.verify import _points
+    from gradcheck_cli.numeric.verify import sample_points
 
     g = load(str(p))
-    a = [pt.ctx.values for pt in _points(g, VerifyOptions(seed=1))]
-    b = [pt.ctx.values for pt in _points(g, VerifyOptions(seed=2))]
+    a = [pt.ctx.values for pt in sample_points(g, VerifyOptions(seed=1))]
+    b = [pt.ctx.values for pt in sample_points(g, VerifyOptions(seed=2))]
     assert not np.array_equal(a[0]["W"], b[0]["W"])
     assert verify_file(str(p), VerifyOptions(seed=1)).ok and verify_file(str(p), VerifyOptions(seed=2)).ok
 

@@ -122,13 +122,13 @@ class Exact:
         for node in expr.walk():
             if id(node) in memo:
                 continue
-            m = self._apply(node, [memo[id(a)] for a in node.args])
+            m = self.apply_op(node, [memo[id(a)] for a in node.args])
             if tuple(m.shape) != self.concrete(node.shape):
                 raise SizeMismatch(f"{node.op} gave {m.shape}, expected {self.concrete(node.shape)}")
             memo[id(node)] = m
         return memo[id(expr)]
 
-    def _apply(self, node: Expr, args: list[sp.Matrix]) -> sp.Matrix:
+    def apply_op(self, node: Expr, args: list[sp.Matrix]) -> sp.Matrix:
         p = dict(node.params)
         op = node.op
         if op == "var":

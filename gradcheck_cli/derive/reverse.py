@@ -134,15 +134,21 @@ class Derivation:
                 out[id(e.args[0])] = name + "ᵀ"
         return out
 
-    def _repr_latex_(self) -> str:
-        from gradcheck_cli.render.latex import render_latex
-
-        return "$$" + render_latex(self, fragment=True, inline=True) + "$$"
+    def _repr_latex_(self) -> str | None:
+        show = DISPLAY.get("latex")
+        return show(self) if show else None
 
     def __str__(self) -> str:
-        from gradcheck_cli.render.text import render_plain
+        show = DISPLAY.get("text")
+        if show is None:
+            return f"Derivation of {self.output}: " + ", ".join(f"d{self.output}/d{g.wrt}" for g in self.gradients)
+        return show(self)
 
-        return render_plain(self)
+
+# How a Derivation shows itself in a notebook and in print(): the renderers file
+# themselves here (gradcheck_cli.render), since derive sits below them and
+# must not import them.
+DISPLAY: dict[str, Any] = {}
 
 
 @deep

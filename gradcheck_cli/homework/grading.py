@@ -158,11 +158,9 @@ def rerun_command(check: Any) -> str:
 
 def _worker_init() -> None:
     """A pool worker dies with the grader (PR_SET_PDEATHSIG): a killed `run` leaves no workers behind."""
-    import signal
+    from gradcheck_cli.numeric.sandbox import die_with_parent
 
-    from gradcheck_cli.numeric.sandbox import _PR_SET_PDEATHSIG, _prctl
-
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
 
 
 def run_checks(checks: list[Any], jobs: int = 0) -> list[Outcome]:

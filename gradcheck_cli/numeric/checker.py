@@ -318,3 +318,23 @@ def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | No
     if diag:
         msg += f"; looks like: {diag}"
     return Outcome(False, "fail", msg, cmp.max_abs_error, cmp.max_rel_error, list(i), method, "full", diag, evals)
+
+
+def analytic_path(out: Expr, wrt: Expr, ctx: Context) -> bool:
+    """Complex step is exact when every op between wrt and out is (piecewise) analytic."""
+    from gradcheck_cli.numeric.evaluate import depends_on
+    from gradcheck_cli.symbolic.elementwise import ELEMENTWISE
+    from gradcheck_cli.symbolic.table import OPS
+
+    dep = depends_on(out, {id(wrt)})
+    for node in out.walk():
+        if id(node) not in dep or node is wrt:
+            continue
+        if node.op == "fn":
+            name = node.param("name")
+            real = name if name in ELEMENTWISE else ctx.bind.get(name) or ctx.graph.functions.get(name)
+            if real is None or not complex_safe_fn(real, node.param("order")):
+                return False
+        elif not complex_safe_op(OPS[node.op]):
+            return False
+    return True

@@ -74,7 +74,7 @@ def evaluate(expr: Expr, ctx: Context, overrides: Mapping[int, np.ndarray] | Non
         if id(node) in memo:
             continue
         stable = _saturated(node, memo)
-        memo[id(node)] = stable if stable is not None else _apply(node, ctx, [memo[id(a)] for a in node.args])
+        memo[id(node)] = stable if stable is not None else apply_op(node, ctx, [memo[id(a)] for a in node.args])
     return memo[id(expr)]
 
 
@@ -118,7 +118,7 @@ def _saturated(node: Expr, memo: Mapping[int, np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def _apply(node: Expr, ctx: Context, args: list[np.ndarray]) -> np.ndarray:
+def apply_op(node: Expr, ctx: Context, args: list[np.ndarray]) -> np.ndarray:
     rule = OPS[node.op]
     params = dict(node.params)
     if node.op == "var":
@@ -158,7 +158,7 @@ class Function:
         for node in out.walk():
             if id(node) in dep or id(node) in self.cache:
                 continue
-            self.cache[id(node)] = _apply(node, ctx, [self.cache[id(a)] for a in node.args])
+            self.cache[id(node)] = apply_op(node, ctx, [self.cache[id(a)] for a in node.args])
         base = ctx.values.get(wrt.name) if wrt.op == "var" else None
         self.x0 = np.asarray(base if base is not None else evaluate(wrt, ctx), dtype=float)
         self.evaluations = 0
@@ -188,7 +188,7 @@ class Function:
             with np.errstate(all="ignore"):
                 for node in self.out.walk():
                     if id(node) not in memo:
-                        memo[id(node)] = _apply(node, self.ctx, [memo[id(a)] for a in node.args])
+                        memo[id(node)] = apply_op(node, self.ctx, [memo[id(a)] for a in node.args])
             self._base_cache = memo
         return self._base_cache  # type: ignore[no-any-return]
 
@@ -242,7 +242,7 @@ class Function:
             val = _sparse_apply(node, self.ctx, args, base[id(node)]) if any(
                 isinstance(a, _Rows) for a in args) else None
             if val is None:
-                val = _apply(node, self.ctx, [a.dense() if isinstance(a, _Rows) else a for a in args])
+                val = apply_op(node, self.ctx, [a.dense() if isinstance(a, _Rows) else a for a in args])
             memo[id(node)] = val
             if sizes is not None:
                 sizes.append(int(val.vals.nbytes if isinstance(val, _Rows) else np.asarray(val).nbytes))
@@ -307,7 +307,7 @@ def _sparse_apply(node: Expr, ctx: Context, args: list[Any], out0: np.ndarray) -
         return None  # mixed with a full stack: evaluate normally
     if op in _ELEMENTWISE_1:
         a = args[0]
-        return _Rows(out0, a.idx, _apply(node, ctx, [a.vals]), a.axis)
+        return _Rows(out0, a.idx, apply_op(node, ctx, [a.vals]), a.axis)
     if op == "T":
         a = args[0]
         return _Rows(out0, a.idx, a.vals, 1 - a.axis)
@@ -316,12 +316,12 @@ def _sparse_apply(node: Expr, ctx: Context, args: list[Any], out0: np.ndarray) -
         if isinstance(a, _Rows) and isinstance(b, _Rows):
             if a.axis != b.axis or a.idx is not b.idx or a.base.shape != out0.shape or b.base.shape != out0.shape:
                 return None
-            return _Rows(out0, a.idx, _apply(node, ctx, [a.vals, b.vals]), a.axis)
+            return _Rows(out0, a.idx, apply_op(node, ctx, [a.vals, b.vals]), a.axis)
         s, const = (a, b) if isinstance(a, _Rows) else (b, a)
         if s.base.shape != out0.shape:  # the changed operand is broadcast: the change spreads
             return None
         other = s.lines(np.asarray(const))
-        vals = _apply(node, ctx, [s.vals, other] if s is a else [other, s.vals])
+        vals = apply_op(node, ctx, [s.vals, other] if s is a else [other, s.vals])
         return _Rows(out0, s.idx, vals, s.axis)
     if op == "matmul":
         a, b = args

@@ -39,7 +39,7 @@ from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, GENERIC_STANDINS
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.lang.graph import Graph
-from gradcheck_cli.numeric.evaluate import Context, _apply
+from gradcheck_cli.numeric.evaluate import Context, apply_op
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import is_scalar, using
 
@@ -281,10 +281,10 @@ def _check_scales(graph: Graph, scales: Mapping[str, float]) -> None:
 
 def _contexts(graph: Graph, opts: FlowOptions, bind: dict[str, str]) -> list[Context]:
     """verify's points (its sampler: init-scaled weights, finite forward pass), then --scale."""
-    from gradcheck_cli.numeric.verify import VerifyOptions, _points
+    from gradcheck_cli.numeric.verify import VerifyOptions, sample_points
 
     ctxs = []
-    for pt in _points(graph, VerifyOptions(seed=opts.seed, trials=opts.points, bind=bind)):
+    for pt in sample_points(graph, VerifyOptions(seed=opts.seed, trials=opts.points, bind=bind)):
         for name, k in opts.scales.items():
             pt.ctx.values[name] = np.asarray(pt.ctx.values[name], dtype=float) * k
         ctxs.append(pt.ctx)
@@ -298,7 +298,7 @@ def _evaluate_all(roots: Iterable[Expr], ctx: Context, memo: dict[int, np.ndarra
         for r in roots:
             for node in r.walk():
                 if id(node) not in memo:
-                    memo[id(node)] = _apply(node, ctx, [memo[id(a)] for a in node.args])
+                    memo[id(node)] = apply_op(node, ctx, [memo[id(a)] for a in node.args])
     return memo
 
 

@@ -150,9 +150,7 @@ def _grad_check(graph: Graph, name: str, func: str, points: list[Any], calls: li
             return Check(name=label, ok=False, status="fail", wrt=name, diagnosis="transposed" if g.shape == shape[::-1] else None,
                          message=f"gradient of {name} has shape {g.shape}, expected {want} (the shape of {name})", **base)
         fun = Function(graph.output, var, pt.ctx)
-        from gradcheck_cli.numeric.verify import _analytic_path
-
-        method = opts.method if opts.method != "auto" else ("complex" if _analytic_path(graph.output, var, pt.ctx) else "central")
+        method = opts.method if opts.method != "auto" else ("complex" if checker.analytic_path(graph.output, var, pt.ctx) else "central")
         out = checker.check(fun, g.reshape(shape), conv="shape", method=method, mode=opts.mode, sample=opts.sample,
                             rng=np.random.default_rng(opts.seed + 29), rtol=rtol, scalar_out=True, label=name,
                             atol_scale=atol_scale)

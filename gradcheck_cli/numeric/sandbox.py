@@ -108,9 +108,14 @@ def _prctl(option: int, arg: int) -> bool:
         return False
 
 
+def die_with_parent() -> bool:
+    """Linux: this process is killed when its parent dies (PR_SET_PDEATHSIG), so no worker outlives the grader."""
+    return _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def limit_self(memory_mb: float | None, parent: int) -> None:
     """Limits the child sets on itself before importing student code (no preexec_fn: threads are unsafe there)."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     if os.getppid() != parent:  # the grader died before the line above: nothing to report to
         os._exit(1)
     try:

@@ -85,7 +85,7 @@ class _Point:
     label: str  # "trial 2, f = sigmoid"
 
 
-def _points(graph: Graph, opts: VerifyOptions) -> Iterator[_Point]:
+def sample_points(graph: Graph, opts: VerifyOptions) -> Iterator[_Point]:
     rng = np.random.default_rng(opts.seed)
     for binding in _bindings(graph, opts):
         if opts.points is not None:
@@ -177,7 +177,7 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
             report.notes.append(f"warning: line {w.span.line if w.span else '?'}: {w.message}; {w.hint}")
         if free:
             report.notes.append(_generic_note(free))
-        points = list(_points(graph, opts))
+        points = list(sample_points(graph, opts))
         derivation = derive(graph)
         total = len(derivation.gradients) + len(graph.claims) + (1 if opts.impl else 0)
         tick = opts.progress or (lambda done, total, name: None)
@@ -528,25 +528,6 @@ def _convention(num: Expr, den: Expr, claim: Expr, strict: str) -> tuple[str | N
 # the shared numeric comparison
 
 
-def _analytic_path(out: Expr, wrt: Expr, ctx: Context) -> bool:
-    """Complex step is exact when every op between wrt and out is (piecewise) analytic."""
-    from gradcheck_cli.numeric.evaluate import depends_on
-    from gradcheck_cli.symbolic.ops import OPS
-
-    dep = depends_on(out, {id(wrt)})
-    for node in out.walk():
-        if id(node) not in dep or node is wrt:
-            continue
-        if node.op == "fn":
-            name = node.param("name")
-            real = name if name in ELEMENTWISE else ctx.bind.get(name) or ctx.graph.functions.get(name)
-            if real is None or not checker.complex_safe_fn(real, node.param("order")):
-                return False
-        elif not checker.complex_safe_op(OPS[node.op]):
-            return False
-    return True
-
-
 def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr, value_of: Any, conv: str | None,
                  points: list[_Point], opts: VerifyOptions, line: int | None, wrt: str | None,
                  suspects: Any = None) -> Check:
@@ -563,7 +544,7 @@ def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr, value
             fun = Function(num, den, pt.ctx)
             method = opts.method
             if method == "auto":
-                method = "complex" if _analytic_path(num, den, pt.ctx) else "central"
+                method = "complex" if checker.analytic_path(num, den, pt.ctx) else "central"
             result = checker.check(fun, claimed, conv=conv, method=method, mode=opts.mode, sample=opts.sample,
                                    rng=np.random.default_rng(opts.seed + 17), rtol=opts.tolerance,
                                    scalar_out=is_scalar(num.shape), label=_entry_label(den, graph),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from gradcheck_cli.derive.reverse import Derivation
+from gradcheck_cli.derive.reverse import DISPLAY, Derivation
 
 
 def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
@@ -26,3 +26,12 @@ def _json(d: Derivation, form: str = "both", steps: bool = False) -> str:
 
 
 RENDERERS: dict[str, Callable[..., str]] = {"text": _text, "latex": _latex, "json": _json}
+
+
+def _notebook(d: Derivation) -> str:
+    from gradcheck_cli.render.latex import render_latex
+
+    return "$$" + render_latex(d, fragment=True, inline=True) + "$$"
+
+
+DISPLAY.update(text=_text, latex=_notebook)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from gradcheck_cli.symbolic import ops as _ops
 from gradcheck_cli.symbolic.expr import Expr, make
 from gradcheck_cli.lazy import sympy as sp
-from gradcheck_cli.shapes import SCALAR, Dim, Shape, env, is_scalar
+from gradcheck_cli.shapes import SCALAR, Dim, Shape, broadcast, env, is_scalar
+from gradcheck_cli.symbolic.table import OPS
 
 
 _LITERAL = [False]
@@ -38,7 +38,7 @@ def _lit() -> bool:
 
 
 def _build(op: str, args: tuple[Expr, ...], **params: Any) -> Expr:
-    rule = _ops.OPS[op]
+    rule = OPS[op]
     shape = rule.shape(args, **params)
     return make(op, args, tuple(sorted(params.items())), shape)
 
@@ -313,9 +313,9 @@ def mul(a: Expr, b: Expr) -> Expr:
             return mul(const(c * const_value(b.args[0])), b.args[1])
         if b.op == "neg":
             return mul(const(-c), b.args[0])
-    if is_zero(a) and _same(a.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+    if is_zero(a) and _same(a.shape, broadcast(a.shape, b.shape)):
         return a
-    if is_zero(b) and _same(b.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+    if is_zero(b) and _same(b.shape, broadcast(a.shape, b.shape)):
         return b
     if _lit():
         return _build("mul", (a, b))
@@ -335,7 +335,7 @@ def mul(a: Expr, b: Expr) -> Expr:
         return mul(mul(a, b.args[0]), b.args[1])  # scalars gather on the left
     # 𝟏 ∘ x = x where the ones only broadcast (softmax over a batch: P ∘ 𝟏ᵀ from Σ of one-hot columns)
     for p, q in ((a, b), (b, a)):
-        if p.op == "ones" and _same(q.shape, _ops.broadcast_shape(a.shape, b.shape, "multiply", a, b)):
+        if p.op == "ones" and _same(q.shape, broadcast(a.shape, b.shape)):
             return q
     # (c 𝟏) ∘ x = c x
     if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "ones" and _same(a.shape, b.shape):

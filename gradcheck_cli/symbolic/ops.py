@@ -30,49 +30,9 @@ from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, numpy_fn
 from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.lazy import sympy as sp
-from gradcheck_cli.shapes import SCALAR, Dim, Shape, env, is_scalar, shape_str
-
-# Precedence levels for printing (higher binds tighter)
-SUM, PROD, UNARY, POSTFIX, ATOM = 10, 20, 30, 40, 50
-
-
-class ShapeMismatch(Exception):
-    """Raised by shape rules; lowering adds the operator's span."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-Vjp = Callable[..., tuple["Expr | None", ...]]
-
-
-@dataclass(frozen=True)
-class OpRule:
-    name: str
-    arity: int | None  # None: variadic
-    shape: Callable[..., Shape]  # (args, **params) -> out shape; raises ShapeMismatch
-    numpy: Callable[..., np.ndarray]  # (ctx, *values, **params) -> value
-    sympy: Callable[..., Any]  # (*explicit sympy matrices, **params) -> sympy Matrix
-    vjp: Vjp  # (g, out, *args) -> one cotangent (or None for zero) per arg
-    prec: int = ATOM
-    show: dict[str, Any] = field(default_factory=dict)  # style -> template "{0} + {1}"
-    arg_prec: tuple[int, ...] = ()
-    jac: Callable[..., "Expr | None"] | None = None  # (out, i, *args) -> local Jacobian
-    gate: str = ""  # the lecture's name for its backward behaviour
-    analytic: bool = True  # complex step is exact through it
-    doc: str = ""
-
-
-OPS: dict[str, OpRule] = {}
-
-
-def register(rule: OpRule) -> OpRule:
-    assert rule.name not in OPS, f"duplicate op rule {rule.name!r}"
-    OPS[rule.name] = rule
-    return rule
-
+from gradcheck_cli.shapes import SCALAR, Dim, Shape, broadcast, env, is_scalar, shape_str
+from gradcheck_cli.symbolic.printing import Printer, latex_symbol, to_dsl
+from gradcheck_cli.symbolic.table import ATOM, OPS, POSTFIX, PROD, SUM, UNARY, OpRule, ShapeMismatch, register
 
 # --------------------------------------------------------------------------
 # shape helpers
@@ -80,8 +40,6 @@ def register(rule: OpRule) -> OpRule:
 
 def describe(e: Expr) -> str:
     """An operand in the user's words: `W (n×m)` or `W x + b (n×1)`."""
-    from gradcheck_cli.symbolic.printing import to_dsl
-
     text = to_dsl(e, env().names)
     if len(text) > 30:
         text = text[:27] + "…"
@@ -90,34 +48,16 @@ def describe(e: Expr) -> str:
 
 def _operand(e: Expr) -> str:
     """e as a factor of a product, parenthesised when it is not a single term."""
-    from gradcheck_cli.symbolic.printing import Printer
-
     return Printer("dsl", env().names).wrap(e, POSTFIX)
 
 
 def broadcast_shape(a: Shape, b: Shape, what: str, ea: Expr, eb: Expr) -> Shape:
-    """numpy broadcasting restricted to what the lecture uses: scalars
-    everywhere, a column over columns, a row over rows."""
-    E = env()
-    if is_scalar(a):
-        return b
-    if is_scalar(b):
-        return a
-    out = []
-    for i in (0, 1):
-        da, db = a[i], b[i]
-        if da == db:
-            out.append(da)
-        elif da.is_one:  # before E.same: with `dims B = 1`, (n×1) + (n×B) is n×B, not n×1
-            out.append(db)
-        elif db.is_one:
-            out.append(da)
-        elif E.same(da, db):
-            out.append(da)
-        else:
-            raise ShapeMismatch(f"cannot {what} {describe(ea)} and {describe(eb)}: "
-                                f"{'rows' if i == 0 else 'columns'} {da} and {db} differ")
-    return (out[0], out[1])
+    """`shapes.broadcast`, or a ShapeMismatch in the user's words."""
+    out = broadcast(a, b)
+    if isinstance(out, int):
+        raise ShapeMismatch(f"cannot {what} {describe(ea)} and {describe(eb)}: "
+                            f"{'rows' if out == 0 else 'columns'} {a[out]} and {b[out]} differ")
+    return out
 
 
 def _bshape(what: str) -> Callable[..., Shape]:
@@ -336,8 +276,6 @@ register(OpRule(
 
 
 def _latex_name(name: str, shape: Shape) -> str:
-    from gradcheck_cli.symbolic.printing import latex_symbol
-
     return latex_symbol(name, shape)
 
 

@@ -13,9 +13,11 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from gradcheck_cli.deep import deep
-from gradcheck_cli.symbolic.expr import _TABLE, Expr
+from gradcheck_cli.symbolic import algebra as alg
+from gradcheck_cli.symbolic import expr as _expr_module
+from gradcheck_cli.symbolic.expr import Expr, existing
 from gradcheck_cli.lazy import sympy as sp
-from gradcheck_cli.symbolic.ops import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
+from gradcheck_cli.symbolic.table import ATOM, OPS, POSTFIX, PROD, SUM, UNARY
 from gradcheck_cli.shapes import Dim, is_scalar
 
 STYLES = ("dsl", "text", "latex")
@@ -119,7 +121,7 @@ class Printer:
         if named is not None:
             return self.name(named, e), ATOM
         if e.op in ROW_WISE:  # softmax(Sᵀ) inside a gradient is Pᵀ when the file named P = softmax(S, axis=1)
-            t = _TABLE.get(("T", (id(e),), (), (e.shape[1], e.shape[0])))
+            t = existing("T", (e,), (), (e.shape[1], e.shape[0]))
             if t is not None and id(t) in self.names:
                 return self._transposed(self.go(t)[0]), POSTFIX
         method = getattr(self, "p_" + e.op, None)
@@ -269,7 +271,6 @@ class Printer:
         if b.op == "const" and id(b) not in self.names and sp.sympify(b.param("value")).is_number \
                 and sp.sympify(b.param("value")) < 0:  # a − 1, never a + −1
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
-            from gradcheck_cli.symbolic import algebra as alg
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.const(-sp.sympify(b.param('value'))), PROD)}", SUM
         if b.op == "neg" and id(b) not in self.names:
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
@@ -277,7 +278,6 @@ class Printer:
         if b.op == "mul" and b.args[0].op == "const" and _below_zero(b.args[0].param("value")) \
                 and id(b) not in self.names:
             pos = -b.args[0].param("value")
-            from gradcheck_cli.symbolic import algebra as alg
             minus = {"dsl": " - ", "text": " − ", "latex": " - "}[self.style]
             return f"{self.wrap(a, SUM)}{minus}{self.wrap(alg.scale(pos, b.args[1]), PROD)}", SUM
         return f"{self.wrap(a, SUM)} + {self.wrap(b, PROD)}", SUM
@@ -303,8 +303,8 @@ class Printer:
     def _row_wise(self, a: Expr) -> str:
         """softmax(Sᵀ)ᵀ, as the file wrote it: softmax(S, axis=1) (ir lowers axis=1 to the transposes)."""
         if a.op == "log_softmax":  # log(P) for the P = softmax(S, axis=1) the file named
-            sm = _TABLE.get(("softmax", (id(a.args[0]),), (), a.shape))
-            p = _TABLE.get(("T", (id(sm),), (), (a.shape[1], a.shape[0]))) if sm is not None else None
+            sm = existing("softmax", (a.args[0],), (), a.shape)
+            p = existing("T", (sm,), (), (a.shape[1], a.shape[0])) if sm is not None else None
             if p is not None and id(p) in self.names:
                 return self.go(p)[0].join(
                     {"dsl": ("log(", ")"), "text": ("log(", ")"), "latex": (r"\log\left(", r"\right)")}[self.style])
@@ -328,7 +328,6 @@ class Printer:
 
     def p_log_softmax(self, e: Expr) -> tuple[str, int]:
         # log(p) for the log_softmax(z) that log(softmax(z)) became, when the file named p
-        from gradcheck_cli.symbolic import algebra as alg
 
         p = alg.softmax(e.args[0])
         if id(p) in self.names:
@@ -393,6 +392,8 @@ def _reads_as_call(left: str, right: str) -> bool:
 
 
 def _const_like(v: Any) -> Expr:
-    from gradcheck_cli.symbolic import algebra as alg
 
     return alg.const(v)
+
+
+_expr_module.SHOW[0] = to_dsl
