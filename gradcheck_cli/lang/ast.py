@@ -79,6 +79,36 @@ class Slice(Node):
     stop: Node
 
 
+# ------------------------------------------------------------------ steps (loops over time)
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    """A step, `var + offset + size` with each part optional: t, t-1, t+1, 0, 1, T, T+1."""
+    var: str | None
+    offset: int
+    size: str | None
+
+
+@dataclass(frozen=True)
+class At(Node):
+    """name[step]: one element of a sequence (`h[t-1]`, `x[t]`, `h[0]`, `delta[T+1]`)."""
+    name: str
+    index: Index
+
+
+@dataclass(frozen=True)
+class Over(Node):
+    """`sum(EXPR for t = a..b)` and `Σ_t EXPR` (kind "sum"); `prod(...)` and `∏` (kind "prod",
+    an ordered matrix product, later steps to the left as in a Jacobian chain). Bounds None:
+    the loop's own range."""
+    kind: str
+    body: Node
+    var: str
+    start: Index | None
+    stop: Index | None
+
+
 # ------------------------------------------------------------------ dimensions
 
 
@@ -132,6 +162,26 @@ class Assign(Node):
     name: str
     name_span: Span
     value: Node
+    index: Index | None = None  # `delta[t] = …` inside a loop, `delta[T+1] = 0` as a boundary line
+
+
+@dataclass(frozen=True)
+class SeqDecl(Node):
+    """`x[t] : D, t = 1..T` (a sequence: var, start and stop set) or `h[0] : H` (one element: index set)."""
+    decl: Decl  # the declaration of one element: names, kind, dims, qualifiers
+    index: Index | None = None
+    var: str | None = None
+    start: Index | None = None
+    stop: Index | None = None
+
+
+@dataclass(frozen=True)
+class For(Node):
+    """`for t = a..b:` and its indented body (assignments whose targets may be `name[t]`)."""
+    var: str
+    start: Index
+    stop: Index
+    body: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
@@ -141,6 +191,8 @@ class Claim(Node):
     value: Node | None  # None when the claim's expression does not parse: `error` says why
     head_span: Span
     error: Any = None  # a ParseError: a student's answer that fails alone, not the file
+    num_index: Index | None = None  # claim dJ[T]/dh[0]: the numerator's step
+    den_index: Index | None = None  # claim dL/dh[0]: the variable's step
 
 
 @dataclass(frozen=True)
