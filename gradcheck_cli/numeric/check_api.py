@@ -26,12 +26,9 @@ from typing import Any
 import numpy as np
 
 from gradcheck_cli.numeric.compare import compare, diagnose, noise_floor, relative_error
-from gradcheck_cli.numeric.finite_diff import (
-    FiniteDiffError,
-    directional_check,
-    numeric_gradient,
-    recheck_entries,
-)
+from gradcheck_cli.numeric.directional import directional_check
+from gradcheck_cli.numeric.finite_diff import FiniteDiffError, numeric_gradient
+from gradcheck_cli.numeric.kinks import recheck_entries
 from gradcheck_cli.numeric.result import Check
 
 FULL_LIMIT = 10_000

@@ -36,7 +36,7 @@ floor the relative error is 1 and a correct gradient fails. An entry that
 small next to |f| is judged by its absolute error, still 10⁻¹⁵·|f|.
 
 |f| can understate the magnitudes f cancels (a loss near 0 made of large
-terms); `finite_diff.recheck_entries` re-checks flagged entries with a
+terms); `kinks.recheck_entries` re-checks flagged entries with a
 lower-noise estimate before anything is called a failure.
 """
 
