@@ -8,13 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_cli.numeric.compare import compare
-from gradcheck_cli.numeric.finite_diff import (
-    FiniteDiffError,
-    directional_check,
-    numeric_gradient,
-    numeric_jacobian,
-    recheck_entries,
-)
+from gradcheck_cli.numeric.directional import directional_check
+from gradcheck_cli.numeric.finite_diff import FiniteDiffError, numeric_gradient, numeric_jacobian
+from gradcheck_cli.numeric.kinks import recheck_entries
 
 
 def rel(num: np.ndarray, exact: np.ndarray) -> float:

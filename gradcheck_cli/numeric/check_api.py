@@ -19,19 +19,28 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gradcheck_cli.numeric.compare import compare, diagnose, noise_floor, relative_error
-from gradcheck_cli.numeric.finite_diff import (
-    FiniteDiffError,
-    directional_check,
-    numeric_gradient,
-    recheck_entries,
+from gradcheck_cli.numeric.directional import directional_check
+from gradcheck_cli.numeric.f_calls import (
+    Input,
+    Misuse,
+    as_arg,
+    call_f,
+    claimed_gradient,
+    grads_by_name,
+    inputs_of,
+    scalar_value,
+    split_output,
+    value_of,
 )
+from gradcheck_cli.numeric.finite_diff import FiniteDiffError, numeric_gradient
+from gradcheck_cli.numeric.kinks import recheck_entries
 from gradcheck_cli.numeric.result import Check
 
 FULL_LIMIT = 10_000
@@ -83,137 +92,6 @@ def _g(v: float) -> str:
     return f"{v:.6g}"
 
 
-# ---------------------------------------------------------------- inputs and f's output
-
-
-@dataclass
-class _Input:
-    name: str
-    key: int | str
-    x: np.ndarray
-    scalar: bool  # a Python number: f gets a Python number back
-
-
-class _Misuse(Exception):
-    """f's output cannot be read as (value, grads): reported, never a crash."""
-
-
-def _param_names(f: Callable[..., Any], count: int) -> list[str] | None:
-    """f's own names for its first `count` positional parameters (loss(W, x) → W, x), if it has them."""
-    import inspect
-
-    try:
-        params = list(inspect.signature(f).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    names = [p.name for p in params[:count] if p.kind in kinds]
-    return names if len(names) == count and len(set(names)) == count else None
-
-
-def _inputs(arrays: Sequence[Any], named: Mapping[str, Any],
-            f: Callable[..., Any] | None = None) -> list[_Input]:
-    if arrays and named:
-        raise TypeError("check_gradient: pass the inputs either all positionally or all by name, not both")
-    if not arrays and not named:
-        raise TypeError("check_gradient: no inputs to differentiate with respect to")
-    items: list[tuple[str, int | str, Any]]
-    if named:
-        items = [(k, k, v) for k, v in named.items()]
-    else:
-        # positional inputs take f's parameter names, so grads may be keyed {"W": …, "x": …}
-        own = _param_names(f, len(arrays)) if f is not None else None
-        items = [(own[i] if own else "x" if len(arrays) == 1 else f"x{i}", i, a) for i, a in enumerate(arrays)]
-    out = []
-    for name, key, a in items:
-        scalar = isinstance(a, (int, float, np.number)) and not isinstance(a, (bool, complex))
-        x = np.array(a, dtype=np.float64)
-        out.append(_Input(name, key, x, scalar))
-    return out
-
-
-def _call(f: Callable[..., Any], inputs: list[_Input], values: list[Any]) -> Any:
-    if isinstance(inputs[0].key, str):
-        return f(**{inp.name: v for inp, v in zip(inputs, values)})
-    return f(*values)
-
-
-def _as_arg(inp: _Input, x: np.ndarray) -> Any:
-    """What f receives: a copy (f may not modify the caller's arrays), or a Python number."""
-    if inp.scalar:
-        return complex(x.reshape(())) if np.iscomplexobj(x) else float(x.reshape(()))
-    return x.copy()
-
-
-def _split(out: Any) -> tuple[Any, Any]:
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        got = f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
-        raise _Misuse(f"f must return (value, grads); it returned {got}")
-    return out[0], out[1]
-
-
-def _value(v: Any, complex_ok: bool) -> Any:
-    arr = np.asarray(v)
-    if arr.dtype == object or arr.size != 1:
-        got = f"shape {arr.shape}" if arr.dtype != object else type(v).__name__
-        raise _Misuse(f"f's value must be a scalar; got {got}")
-    if np.iscomplexobj(arr) and not complex_ok:
-        raise _Misuse("f's value is complex for real inputs")
-    return arr.reshape(()).item()
-
-
-def _grads(grads: Any, inputs: list[_Input]) -> dict[str, Any]:
-    """grads as {input name: claimed gradient or None}: one array, a sequence, or a dict."""
-    names = [i.name for i in inputs]
-    if isinstance(grads, Mapping):
-        out: dict[str, Any] = {}
-        for inp in inputs:
-            for k in (inp.key, inp.name) if isinstance(inp.key, int) else (inp.key,):
-                if k in grads:
-                    out[inp.name] = grads[k]
-                    break
-            else:
-                out[inp.name] = None
-        return out
-    if isinstance(grads, (tuple, list)) and len(inputs) > 1:
-        if len(grads) != len(inputs):
-            raise _Misuse(f"f returned {len(grads)} gradients for {len(inputs)} inputs ({', '.join(names)})")
-        return dict(zip(names, grads))
-    if len(inputs) == 1:
-        return {names[0]: grads}
-    raise _Misuse(f"f must return one gradient per input ({', '.join(names)}) as a tuple, list or dict; "
-                  f"got a {type(grads).__name__}")
-
-
-def _allowed_shapes(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """A gradient has its input's shape; a vector's may be (m,) or (m, 1), a scalar's any size-1 shape."""
-    if len(shape) == 0 or (len(shape) >= 1 and int(np.prod(shape)) == 1):
-        return [shape, (), (1,), (1, 1)]
-    if len(shape) == 1:
-        return [shape, (shape[0], 1)]
-    if len(shape) == 2 and 1 in shape:
-        return [shape, (max(shape),)]
-    return [shape]
-
-
-def _claimed(name: str, g: Any, x: np.ndarray) -> np.ndarray | str:
-    """The claimed gradient in x's shape, or a message saying what is wrong with it."""
-    want = " or ".join(str(s) for s in dict.fromkeys(_allowed_shapes(x.shape)))
-    if g is None:
-        return f"no gradient for {name} (expected shape {want})"
-    try:
-        arr = np.asarray(g)
-        if arr.dtype == object or np.iscomplexobj(arr):
-            raise TypeError(arr.dtype)
-        arr = arr.astype(np.float64)
-    except (TypeError, ValueError):
-        return f"the gradient of {name} is not a real numeric array (got {type(g).__name__}); expected shape {want}"
-    if arr.shape not in _allowed_shapes(x.shape):
-        hint = "; looks like: transposed" if arr.ndim == 2 and arr.shape == x.shape[::-1] else ""
-        return f"the gradient of {name} has shape {arr.shape}, expected {want} (the shape of {name}){hint}"
-    return arr.reshape(x.shape)
-
-
 # ---------------------------------------------------------------- one input
 
 
@@ -255,7 +133,7 @@ def _choose_method(method: str, fun: Callable[[np.ndarray], Any], x: np.ndarray,
     return "central", evals
 
 
-def _check_one(fun: Callable[[np.ndarray], Any], inp: _Input, claimed: np.ndarray, f0: float, *, method: str,
+def _check_one(fun: Callable[[np.ndarray], Any], inp: Input, claimed: np.ndarray, f0: float, *, method: str,
                rng: np.random.Generator, rtol: float | None, sample: int | None, mode: str) -> _Outcome:
     x = inp.x
     meth, evals = _choose_method(method, fun, x, f0, rng)
@@ -429,52 +307,42 @@ def check_gradient(
     passed positionally.
     """
     t0 = time.perf_counter()
-    inputs = _inputs(arrays, named_arrays, f)
+    inputs = inputs_of(arrays, named_arrays, f)
     rng = np.random.default_rng(seed)
     how = METHOD_NAMES.get(method, method) if method != "auto" else "auto method"
     try:
-        value, grads = _split(_call(f, inputs, [_as_arg(i, i.x) for i in inputs]))
-        v0 = _value(value, complex_ok=False)
-        claimed = _grads(grads, inputs)
-    except _Misuse as e:
+        value, grads = split_output(call_f(f, inputs, [as_arg(i, i.x) for i in inputs]))
+        v0 = scalar_value(value, complex_ok=False)
+        claimed = grads_by_name(grads, inputs)
+    except Misuse as e:
         check = Check(name="f", kind="impl", ok=False, status="error", message=str(e))
         return GradientCheck(False, [check], None, f"gradient check failed: {e}", seed)
     if not np.isfinite(v0):
         msg = f"f's value is {v0} at the given point"
         return GradientCheck(False, [Check(name="f", kind="impl", ok=False, status="fail", message=msg)], None,
                              f"gradient check failed: {msg}", seed)
-    outcomes: list[_Outcome] = []
-    for k, inp in enumerate(inputs):
-        c = _claimed(inp.name, claimed[inp.name], inp.x)
-        if isinstance(c, str):
-            diag = "transposed" if c.endswith("transposed") else None
-            outcomes.append(_Outcome(Check(name=inp.name, kind="impl", ok=False, status="fail", message=c,
-                                           wrt=inp.name, diagnosis=diag), None, True))
-            continue
-        fun = _value_of(f, inputs, k)
-        try:
-            outcomes.append(_check_one(fun, inp, c, abs(float(v0)), method=method, rng=rng, rtol=rtol,
-                                       sample=sample, mode=mode))
-        except (_Misuse, FiniteDiffError) as e:
-            outcomes.append(_Outcome(Check(name=inp.name, kind="impl", ok=False, status="error", message=str(e),
-                                           wrt=inp.name), None, True))
+    outcomes = [_outcome(f, inputs, k, claimed[inp.name], abs(float(v0)), method=method, rng=rng, rtol=rtol,
+                         sample=sample, mode=mode) for k, inp in enumerate(inputs)]
     elapsed = time.perf_counter() - t0
     for o in outcomes:
         o.check.seconds = elapsed / len(outcomes)
     return _result(outcomes, seed, how)
 
 
-def _value_of(f: Callable[..., Any], inputs: list[_Input], k: int) -> Callable[[np.ndarray], Any]:
-    """x ↦ f's value with input k set to x and the others fixed: what finite differences perturb."""
-    fixed = [_as_arg(i, i.x) for i in inputs]
-
-    def fun(x: np.ndarray) -> Any:
-        vals = list(fixed)
-        vals[k] = _as_arg(inputs[k], x)
-        value, _grads = _split(_call(f, inputs, vals))
-        return _value(value, complex_ok=np.iscomplexobj(x))
-
-    return fun
+def _outcome(f: Callable[..., Any], inputs: list[Input], k: int, g: Any, f0: float, **how: Any) -> _Outcome:
+    """Input k's check: its claimed gradient read (or why it cannot be), then compared."""
+    inp = inputs[k]
+    c = claimed_gradient(inp.name, g, inp.x)
+    if isinstance(c, str):
+        diag = "transposed" if c.endswith("transposed") else None
+        return _Outcome(Check(name=inp.name, kind="impl", ok=False, status="fail", message=c,
+                              wrt=inp.name, diagnosis=diag), None, True)
+    fun = value_of(f, inputs, k)
+    try:
+        return _check_one(fun, inp, c, f0, **how)
+    except (Misuse, FiniteDiffError) as e:
+        return _Outcome(Check(name=inp.name, kind="impl", ok=False, status="error", message=str(e),
+                              wrt=inp.name), None, True)
 
 
 def _result(outcomes: list[_Outcome], seed: int, how: str) -> GradientCheck:

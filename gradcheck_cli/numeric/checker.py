@@ -14,13 +14,9 @@ from typing import Any
 import numpy as np
 
 from gradcheck_cli.numeric.compare import compare, default_step, diagnose
-from gradcheck_cli.numeric.finite_diff import (
-    LADDER,
-    directional_check,
-    numeric_gradient,
-    numeric_jacobian,
-    recheck_entries,
-)
+from gradcheck_cli.numeric.directional import directional_check
+from gradcheck_cli.numeric.finite_diff import numeric_gradient, numeric_jacobian
+from gradcheck_cli.numeric.kinks import LADDER, recheck_entries
 
 FULL_LIMIT = 10_000
 SAMPLE_DEFAULT = 200

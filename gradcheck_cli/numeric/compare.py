@@ -36,7 +36,7 @@ floor the relative error is 1 and a correct gradient fails. An entry that
 small next to |f| is judged by its absolute error, still 10⁻¹⁵·|f|.
 
 |f| can understate the magnitudes f cancels (a loss near 0 made of large
-terms); `finite_diff.recheck_entries` re-checks flagged entries with a
+terms); `kinks.recheck_entries` re-checks flagged entries with a
 lower-noise estimate before anything is called a failure.
 """
 
@@ -150,6 +150,18 @@ def _first_nonfinite(a: np.ndarray) -> list[int]:
     return [int(i) for i in np.argwhere(~np.isfinite(a))[0]]
 
 
+def _nonfinite(num: np.ndarray, cl: np.ndarray, r: float, method: str) -> Comparison | None:
+    """The verdict when either side holds a NaN or an Inf (the claim is looked at first)."""
+    for what, arr in (("claimed", cl), ("numeric", num)):
+        if not np.all(np.isfinite(arr)):
+            i = _first_nonfinite(arr)
+            kind = "NaN" if np.isnan(arr[tuple(i)]) else "Inf"
+            where = "the claimed gradient" if what == "claimed" else "the numeric derivative (f is not finite near x)"
+            return Comparison(False, float("nan"), float("nan"), i, [tuple(i)], r, 0.0, method, "nonfinite",
+                              f"{kind} in {where} at index {i}")
+    return None
+
+
 def compare(
     numeric: np.ndarray,
     claimed: np.ndarray,
@@ -177,13 +189,9 @@ def compare(
     if np.iscomplexobj(num) or np.iscomplexobj(cl):
         raise ValueError("compare expects real derivatives; take the imaginary part of a complex step first")
     num, cl = num.astype(float), cl.astype(float)
-    for what, arr in (("claimed", cl), ("numeric", num)):
-        if not np.all(np.isfinite(arr)):
-            i = _first_nonfinite(arr)
-            kind = "NaN" if np.isnan(arr[tuple(i)]) else "Inf"
-            where = "the claimed gradient" if what == "claimed" else "the numeric derivative (f is not finite near x)"
-            return Comparison(False, float("nan"), float("nan"), i, [tuple(i)], r, 0.0, method, "nonfinite",
-                              f"{kind} in {where} at index {i}")
+    nonfinite = _nonfinite(num, cl, r, method)
+    if nonfinite is not None:
+        return nonfinite
     if num.size == 0:
         return Comparison(True, 0.0, 0.0, None, [], r, 0.0, method, None, "nothing to compare")
     grad_scale = float(np.max(np.abs(num)))

@@ -324,33 +324,37 @@ def _sparse_apply(node: Expr, ctx: Context, args: list[Any], out0: np.ndarray) -
         vals = apply_op(node, ctx, [s.vals, other] if s is a else [other, s.vals])
         return _Rows(out0, s.idx, vals, s.axis)
     if op == "matmul":
-        a, b = args
-        if isinstance(a, _Rows) and isinstance(b, _Rows):
-            return None
-        if isinstance(a, _Rows):
-            if a.entry is not None:  # (A + δ e_i e_jᵀ) B: row i of the product moves by δ B[j, :]
-                cols, d, _new = a.entry
-                return _Rows(out0, a.idx, out0[a.idx] + d[:, None] * b[cols], 0)
-            if a.axis == 0:  # (A + e_i δᵀ) B: row i of the product changes, to (row i of A') B
-                return _Rows(out0, a.idx, a.vals @ b, 0)
-            # (A + δ e_jᵀ) B = A B + δ B[j, :]: a rank-one change of the whole product
-            return out0 + a.delta()[:, :, None] * b[a.idx][:, None, :]
-        if b.axis == 1:  # A (B + δ e_jᵀ): column j of the product changes, to A (column j of B')
-            return _Rows(out0, b.idx, (a @ b.vals.T).T, 1)
-        # A (B + e_i δᵀ) = A B + A[:, i] δᵀ: rank one. The columns A[:, i] are gathered as rows of
-        # a contiguous Aᵀ, and for a column B (W h) added to out0 in place: a strided gather and
-        # two temporaries of the (k, r) stack were half the time of `verify --full` on an MLP
-        cols = np.ascontiguousarray(np.asarray(a).T)[b.idx]  # (k, r)
-        d = b.delta()  # (k, c)
-        if d.shape[1] == 1 and np.result_type(cols, d, out0) == np.result_type(cols, d):
-            upd = cols * d
-            upd += out0[:, 0]
-            return upd[:, :, None]
-        return out0 + cols[:, :, None] * d[:, None, :]
+        return _sparse_matmul(args[0], args[1], out0)
     if op == "sum" and node.param("axis") is None:
         a = args[0]
         return out0 + a.delta().sum(axis=1)[:, None, None]
     return None
+
+
+def _sparse_matmul(a: Any, b: Any, out0: np.ndarray) -> Any:
+    """A B with one side changed in a few rows or columns (`_Rows`): see `_sparse_apply`."""
+    if isinstance(a, _Rows) and isinstance(b, _Rows):
+        return None
+    if isinstance(a, _Rows):
+        if a.entry is not None:  # (A + δ e_i e_jᵀ) B: row i of the product moves by δ B[j, :]
+            cols, d, _new = a.entry
+            return _Rows(out0, a.idx, out0[a.idx] + d[:, None] * b[cols], 0)
+        if a.axis == 0:  # (A + e_i δᵀ) B: row i of the product changes, to (row i of A') B
+            return _Rows(out0, a.idx, a.vals @ b, 0)
+        # (A + δ e_jᵀ) B = A B + δ B[j, :]: a rank-one change of the whole product
+        return out0 + a.delta()[:, :, None] * b[a.idx][:, None, :]
+    if b.axis == 1:  # A (B + δ e_jᵀ): column j of the product changes, to A (column j of B')
+        return _Rows(out0, b.idx, (a @ b.vals.T).T, 1)
+    # A (B + e_i δᵀ) = A B + A[:, i] δᵀ: rank one. The columns A[:, i] are gathered as rows of
+    # a contiguous Aᵀ, and for a column B (W h) added to out0 in place: a strided gather and
+    # two temporaries of the (k, r) stack were half the time of `verify --full` on an MLP
+    cols = np.ascontiguousarray(np.asarray(a).T)[b.idx]  # (k, r)
+    d = b.delta()  # (k, c)
+    if d.shape[1] == 1 and np.result_type(cols, d, out0) == np.result_type(cols, d):
+        upd = cols * d
+        upd += out0[:, 0]
+        return upd[:, :, None]
+    return out0 + cols[:, :, None] * d[:, None, :]
 
 
 def sample_inputs(graph: Graph, rng: np.random.Generator, positive: bool = False) -> dict[str, np.ndarray]:

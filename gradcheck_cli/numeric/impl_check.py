@@ -87,8 +87,21 @@ def _impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
     base = {"kind": "impl", "file": str(path)}
     if isinstance(result, ImplFailure):
         return [Check(name=f"impl {func}", ok=False, status="error", message=result.message, **base)]  # type: ignore[arg-type]
-    checks: list[Check] = []
-    # the value
+    checks: list[Check] = [_value_check(graph, func, points, result, base)]
+    # each gradient
+    for name in graph.params():
+        try:
+            checks.append(_grad_check(graph, name, func, points, result, opts, base))
+        except Exception as e:  # noqa: BLE001 - gradcheck's own error on one gradient fails that check only
+            checks.append(Check(name=f"impl {func}: grad {name}", ok=False, status="error", wrt=name,
+                                message=f"gradcheck could not check this gradient ({type(e).__name__}: {e})",
+                                **base))  # type: ignore[arg-type]
+    checks[-1].seconds = time.perf_counter() - t0
+    return checks
+
+
+def _value_check(graph: Graph, func: str, points: list[Any], result: Any, base: dict[str, str]) -> Check:
+    """The implementation's value against the file's forward pass: the worst point, or the first failing one."""
     worst_val: Check | None = None
     low = _low_precision(result, "value")
     vtol = _PRECISION[low][0] if low else 1e-8
@@ -111,17 +124,7 @@ def _impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
         if not ok:
             break
     assert worst_val is not None
-    checks.append(worst_val)
-    # each gradient
-    for name in graph.params():
-        try:
-            checks.append(_grad_check(graph, name, func, points, result, opts, base))
-        except Exception as e:  # noqa: BLE001 - gradcheck's own error on one gradient fails that check only
-            checks.append(Check(name=f"impl {func}: grad {name}", ok=False, status="error", wrt=name,
-                                message=f"gradcheck could not check this gradient ({type(e).__name__}: {e})",
-                                **base))  # type: ignore[arg-type]
-    checks[-1].seconds = time.perf_counter() - t0
-    return checks
+    return worst_val
 
 
 def _grad_check(graph: Graph, name: str, func: str, points: list[Any], calls: list[Any], opts: Any,

@@ -257,10 +257,7 @@ def _replies(proc: subprocess.Popen[bytes], q: queue.Queue[Any], file: Path, fun
                                "timeout", stage_point, stderr=stderr_text(), calls=calls)
         if msg is None:
             proc.wait()
-            text = stderr_text()
-            return ImplFailure(f"the Python process running {file.name} exited ({_exit_status(proc.returncode)}) "
-                               f"before returning every result" + _with(_tail(text), "stderr"),
-                               "crash", stage_point, stderr=text, calls=calls)
+            return _crashed(file, proc.returncode, stderr_text(), stage_point, calls)
         if isinstance(msg, ProtocolError):
             return broken(str(msg))
         kind = msg.get("type")
@@ -273,11 +270,7 @@ def _replies(proc: subprocess.Popen[bytes], q: queue.Queue[Any], file: Path, fun
                 stage_point = len(calls) if len(calls) < n else None
             elif kind == "error" and isinstance(msg.get("message"), str):
                 _kill_now(proc)
-                out = str(msg.get("stdout", ""))
-                text = msg["message"] + _with(str(msg.get("traceback", "")), "traceback (last lines)")
-                text += _with(_tail(out), "it printed")
-                point = msg.get("i") if isinstance(msg.get("i"), int) else None
-                return ImplFailure(text, str(msg.get("stage", "call")), point, out, stderr_text(), calls)
+                return _child_error(msg, stderr_text(), calls)
             elif kind == "done" and ready and len(calls) == n:
                 return calls
             else:
@@ -285,6 +278,23 @@ def _replies(proc: subprocess.Popen[bytes], q: queue.Queue[Any], file: Path, fun
         except (KeyError, TypeError, ValueError) as e:
             return broken(f"a malformed {kind!r} message ({type(e).__name__})")
         deadline = time.monotonic() + timeout
+
+
+def _crashed(file: Path, returncode: int, text: str, stage_point: int | None,
+             calls: list[ImplCall]) -> ImplFailure:
+    """The child ended before it returned every result."""
+    return ImplFailure(f"the Python process running {file.name} exited ({_exit_status(returncode)}) "
+                       f"before returning every result" + _with(_tail(text), "stderr"),
+                       "crash", stage_point, stderr=text, calls=calls)
+
+
+def _child_error(msg: dict[str, Any], stderr: str, calls: list[ImplCall]) -> ImplFailure:
+    """The child's report of an exception in the student's code (importing it or calling it)."""
+    out = str(msg.get("stdout", ""))
+    text = msg["message"] + _with(str(msg.get("traceback", "")), "traceback (last lines)")
+    text += _with(_tail(out), "it printed")
+    point = msg.get("i") if isinstance(msg.get("i"), int) else None
+    return ImplFailure(text, str(msg.get("stage", "call")), point, out, stderr, calls)
 
 
 def _kill_now(proc: subprocess.Popen[bytes]) -> None:

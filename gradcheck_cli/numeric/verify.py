@@ -24,6 +24,7 @@ from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.lang.graph import ClaimSpec, Graph, load
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
+from gradcheck_cli.numeric.mistakes import suspects_of, value_or_none
 from gradcheck_cli.numeric.result import Check, Report
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import env, is_scalar, shape_str, using
@@ -239,7 +240,7 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     if expr.op == "const" and expr.param("value") == 0 and is_scalar(num.shape) and not is_scalar(den.shape):
         expr = alg.zeros(*den.shape)  # `0`, as derive prints a zero gradient: zero of every entry
     conv, problem = _convention(num, den, expr, opts.convention)
-    suspects = _suspects(graph, claim, {} if suspects_cache is None else suspects_cache)
+    suspects = suspects_of(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
         # a usual mistake by value first: a row bias summed over the wrong axis is a column, the transposed shape
         diagnosis = _misshaped(claim.expr, points, suspects)
@@ -259,7 +260,7 @@ def _misshaped(expr: Expr, points: list[_Point], suspects: Any) -> str | None:
     if suspects is None or not points:
         return None
     ctx = points[0].ctx
-    claimed = _value_or_none(expr, ctx)
+    claimed = value_or_none(expr, ctx)
     if claimed is None or not np.all(np.isfinite(claimed)):
         return None
     alternatives, _ = suspects(ctx)
@@ -269,229 +270,6 @@ def _misshaped(expr: Expr, points: list[_Point], suspects: Any) -> str | None:
             return label
     return None
 
-
-def _suspects(graph: Graph, claim: ClaimSpec, cache: dict[tuple[str, str], Any]) -> Any:
-    """The usual wrong answers, derived, so a failure can be named: f for f′ (everywhere, or at one
-    function), a term dropped, a sum over the wrong axis.
-
-    Derived only when a claim fails (the checker asks for them then), once per gradient
-    and `verify` run: `cache` is shared by the run's claims.
-    """
-    if claim.num not in graph.values:
-        return None
-    key = (claim.num, claim.den)
-
-    def values(ctx: Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        if key not in cache:
-            cache[key] = (*_usual_mistakes(graph, claim.num, claim.den), {})
-        alt_exprs, term_exprs, at = cache[key]
-        if id(ctx) not in at:  # every wrong claim of this gradient is compared at the same points
-            at[id(ctx)] = (ctx, _evaluated(alt_exprs, term_exprs, ctx))
-        return at[id(ctx)][1]
-    return values
-
-
-def _evaluated(alt_exprs: list[tuple[str, Expr]], term_exprs: list[tuple[str, Expr]],
-               ctx: Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The suspects' values at one point; alternatives that coincide keep the first name."""
-    alts: dict[str, np.ndarray] = {}
-    seen: list[np.ndarray] = []
-    for label, e in alt_exprs:
-        v = _value_or_none(e, ctx)
-        if v is None or any(v.shape == w.shape and np.array_equal(v, w) for w in seen):
-            continue  # the same wrong answer reached two ways keeps its first (plainest) name
-        base, k = label, 1
-        while label in alts:  # two sites that print alike (shortened): keep both
-            k += 1
-            label = f"{base} [{k}]"
-        alts[label] = v
-        seen.append(v)
-    missing = {}
-    for label, e in term_exprs:
-        v = _value_or_none(e, ctx)
-        if v is not None:
-            missing[label] = v
-    return alts, missing
-
-
-def _value_or_none(e: Expr, ctx: Context) -> np.ndarray | None:
-    try:
-        with np.errstate(all="ignore"):
-            return np.asarray(evaluate(e, ctx), dtype=float)
-    except (KeyError, ValueError, IndexError, np.linalg.LinAlgError):
-        return None
-
-
-def _result(d: Any) -> Expr | None:
-    """The gradient (scalar output) or the Jacobian (vector output: dh/dz = diag(f′(z)))."""
-    g = d.gradients[0]
-    return g.shape_form if g.shape_form is not None else g.jacobian
-
-
-def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]]]:
-    """(label, wrong gradient) alternatives and (label, term) missing terms of ∂num/∂den."""
-    from gradcheck_cli.symbolic import algebra as alg
-    from gradcheck_cli.symbolic.ops import MUTATION
-
-    try:
-        right = _result(derive(graph, [den], output=num))
-        MUTATION.append("f_for_fprime")
-        try:
-            slip = _result(derive(graph, [den], output=num))
-        finally:
-            MUTATION.pop()
-    except GradcheckError:
-        return [], []
-    if right is None:
-        return [], []
-    names = graph.names()
-    alts: list[tuple[str, Expr]] = []
-    with using(graph.env):
-        if slip is not None and slip is not right:
-            alts.append(("f used where f′ belongs", slip))
-        nodes = list(right.walk())
-        ids = {id(n) for n in nodes}
-        forward = {id(n) for n in graph.output.walk()}
-        # f for f′ at one function: f′(z) as the lecture writes it (1 − tanh², σ(1 − σ)), f′, relu′
-        sites: dict[int, tuple[Expr, Expr]] = {}
-        for o in graph.output.walk():
-            if o.op == "fn" and o.param("order") == 0:
-                d = alg.fn_derivative(o)
-                if d is not o and id(d) in ids:
-                    sites[id(d)] = (d, o)
-        for n in nodes:
-            if n.op == "fn" and n.param("order", 0) >= 1 and id(n) not in sites:
-                lower = alg.fn(n.param("name"), n.args[0], n.param("order") - 1, n.param("alpha"))
-                sites[id(n)] = (n, lower)
-        for d, f in sites.values():
-            wrong = _replace(right, d, f)
-            if wrong is not None:
-                alts.append((f"f used where f′ belongs ({_short(f, names)} for {_short(d, names)})", wrong))
-        alts.extend(_generic_swaps(graph, right))
-        # a sum over the other axis (a broadcast bias summed over the features, not the batch)
-        sums = [n for n in nodes if n.op == "sum" and n.param("axis") in (0, 1)]
-        for n in sums:
-            other = _rebuilt(n, (n.args[0],), axis=1 - n.param("axis"))
-            wrong = _replace(right, n, other) if other is not None else None
-            if wrong is not None:
-                label = "summed over the wrong axis"
-                alts.append((label if len(sums) == 1 else f"{label} ({_short(n, names)})", wrong))
-        # a term dropped inside the gradient (1 − h² → −h²); a term of the whole sum is in `terms`
-        top: set[int] = set()
-        whole = _sum_terms(right, top)
-        for n in nodes:
-            if n.op != "add" or id(n) in top or id(n) in forward:
-                continue
-            for keep, dropped in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
-                if keep.shape == n.shape:
-                    wrong = _replace(right, n, keep)
-                    if wrong is not None:
-                        where = _short(n, names)
-                        alts.append((f"a term is missing ({_short(dropped, names, 20)} in {where})", wrong))
-        terms = [alg.scale(c, t) for c, t in whole] if right.op == "add" else []
-    return alts, [(to_dsl(t, names), t) for t in terms]
-
-
-def _sum_terms(e: Expr, nodes: set[int] | None = None) -> list[tuple[Any, Expr]]:
-    """c₁·t₁ + c₂·t₂ + …: every term, also of sums the file wrote itself (a claim of `p - y`
-    is the same node as the derived p − y, and its terms are still the ones a student drops).
-    `nodes` collects the add nodes looked through: dropping one of their terms is a missing
-    top-level term."""
-    from gradcheck_cli.symbolic import algebra as alg
-
-    if e.op == "add" and e.args[0].shape == e.shape and e.args[1].shape == e.shape:
-        if nodes is not None:
-            nodes.add(id(e))
-        return _sum_terms(e.args[0], nodes) + _sum_terms(e.args[1], nodes)
-    if e.op == "neg" and e.args[0].op == "add":
-        return [(-c, t) for c, t in _sum_terms(e.args[0], nodes)]
-    return [alg._split_coef(e)]
-
-
-def _generic_swaps(graph: Graph, right: Expr) -> list[tuple[str, Expr]]:
-    """Two generic functions confused: f′ and g′ swapped (`Wᵀ g′(Wx) + Vᵀ f′(Vx)`), or every f
-    and g swapped, which for a composition is g∘f written for f∘g (`g′(f(x)) ∘ f′(x)`)."""
-    used = {n.param("name") for n in right.walk() if n.op == "fn"}
-    generic = [f for f in graph.generic_functions() if f in used]
-    forward = list(graph.output.walk())
-    out: list[tuple[str, Expr]] = []
-    for i, a in enumerate(generic):
-        for b in generic[i + 1:]:
-            wrong = _renamed(right, {a: b, b: a}, derivatives_only=True)
-            if wrong is not None:
-                out.append((f"two generic functions swapped ({a}′ and {b}′)", wrong))
-            wrong = _renamed(right, {a: b, b: a}, derivatives_only=False)
-            if wrong is None:
-                continue
-            outer = next((f for f, g in ((a, b), (b, a)) if _composes(forward, f, g)), None)
-            if outer is not None:
-                inner = b if outer == a else a
-                out.append((f"two generic functions composed the other way ({inner}∘{outer} for {outer}∘{inner})",
-                            wrong))
-            else:
-                out.append((f"two generic functions swapped ({b} for {a} everywhere)", wrong))
-    return out
-
-
-def _composes(nodes: list[Expr], outer: str, inner: str) -> bool:
-    """Some outer(… inner(…) …) in the forward graph."""
-    return any(n.op == "fn" and n.param("name") == outer and
-               any(m.op == "fn" and m.param("name") == inner for m in n.args[0].walk()) for n in nodes)
-
-
-def _renamed(root: Expr, names: dict[str, str], derivatives_only: bool) -> Expr | None:
-    """root with the elementwise functions renamed (only f′, f″, … with derivatives_only)."""
-    memo: dict[int, Expr] = {}
-    for node in root.walk():
-        args = tuple(memo[id(a)] for a in node.args)
-        rename = node.op == "fn" and node.param("name") in names and \
-            (node.param("order", 0) >= 1 or not derivatives_only)
-        if not rename and all(a is b for a, b in zip(args, node.args)):
-            memo[id(node)] = node
-            continue
-        extra = {"name": names[node.param("name")]} if rename else {}
-        rebuilt = _rebuilt(node, args, **extra)
-        if rebuilt is None:
-            return None
-        memo[id(node)] = rebuilt
-    out = memo[id(root)]
-    return None if out is root else out
-
-
-def _rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:
-    """node's op on new arguments (and params), as written: None where the shapes no longer fit."""
-    from gradcheck_cli.symbolic.expr import make
-    from gradcheck_cli.symbolic.ops import OPS, ShapeMismatch
-
-    p = dict(node.params)
-    p.update(params)
-    try:
-        shape = OPS[node.op].shape(args, **p)
-    except (ShapeMismatch, GradcheckError):
-        return None
-    return make(node.op, args, tuple(sorted(p.items())), shape)
-
-
-def _replace(root: Expr, old: Expr, new: Expr) -> Expr | None:
-    """root with every occurrence of the node `old` replaced by `new`; None if it no longer type-checks."""
-    memo: dict[int, Expr] = {id(old): new}
-    for node in root.walk():
-        if id(node) in memo:
-            continue
-        args = tuple(memo[id(a)] for a in node.args)
-        if all(a is b for a, b in zip(args, node.args)):
-            memo[id(node)] = node
-            continue
-        rebuilt = _rebuilt(node, args)
-        if rebuilt is None:
-            return None
-        memo[id(node)] = rebuilt
-    return memo[id(root)]
-
-
-def _short(e: Expr, names: dict[int, str], width: int = 40) -> str:
-    s = to_dsl(e, names)
-    return s if len(s) <= width else s[:width - 1] + "…"
 
 
 def _convention(num: Expr, den: Expr, claim: Expr, strict: str) -> tuple[str | None, str | None]:
