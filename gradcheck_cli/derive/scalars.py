@@ -98,7 +98,7 @@ def _rebuild(e: Expr, args: tuple[Expr, ...]) -> Expr:
         return alg.fn(e.param("name"), args[0], e.param("order"), e.param("alpha"))
     if op == "diag":
         return alg.diag(args[0])
-    return alg._build(op, args, **dict(e.params))
+    return alg.build(op, args, **dict(e.params))
 
 
 def _patterns(e: Expr) -> Expr:
@@ -221,7 +221,7 @@ def _weighted_like_terms(e: Expr) -> Expr:
 
 
 def _flat_terms(e: Expr) -> list[tuple[Expr, Expr]]:
-    if e.op == "add" and id(e) not in alg._FORWARD and e.args[0].shape == e.args[1].shape:
+    if e.op == "add" and id(e) not in alg.FORWARD and e.args[0].shape == e.args[1].shape:
         return _flat_terms(e.args[0]) + _flat_terms(e.args[1])
     if e.op == "neg":
         return [(alg.neg(s), c) for s, c in _flat_terms(e.args[0])] if e.args[0].op != "add" else [(alg.const(-1), e.args[0])]

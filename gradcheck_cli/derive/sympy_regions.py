@@ -68,7 +68,7 @@ class _Sym:
             return sp.sympify(e.param("value"))
         if op == "ones":
             return sp.Integer(1)
-        if op in ("mul", "div", "add", "neg", "pow") and not (op == "add" and id(e) in alg._FORWARD and not top):
+        if op in ("mul", "div", "add", "neg", "pow") and not (op == "add" and id(e) in alg.FORWARD and not top):
             self.ops += 1
             xs = [self.to(a) for a in e.args]
             if op == "mul":
@@ -80,9 +80,9 @@ class _Sym:
             if op == "neg":
                 return -xs[0]
             return xs[0] ** sp.sympify(e.param("k"))
-        if not top and (alg._copied_row(e) or alg._copied_column(e)):  # 𝟏 r is r, broadcast, in ∘ and +
+        if not top and (alg.copied_row(e) or alg.copied_column(e)):  # 𝟏 r is r, broadcast, in ∘ and +
             self.ops += 1
-            return self.to(e.args[1] if alg._copied_row(e) else e.args[0])
+            return self.to(e.args[1] if alg.copied_row(e) else e.args[0])
         if op == "fn" and e.param("name") == "sqrt" and e.param("order") == 0:
             self.ops += 1
             return sp.sqrt(self.to(e.args[0]))
@@ -175,12 +175,12 @@ def _region_ops(e: Expr, ctx: TidyContext, limit: int = 2) -> int:
         x, top = stack.pop()
         if id(x) in ctx.names and not top:
             continue
-        if x.op in ("mul", "div", "add", "neg", "pow") and not (x.op == "add" and id(x) in alg._FORWARD and not top):
+        if x.op in ("mul", "div", "add", "neg", "pow") and not (x.op == "add" and id(x) in alg.FORWARD and not top):
             count += 1
             stack.extend((a, False) for a in x.args)
-        elif not top and (alg._copied_row(x) or alg._copied_column(x)):
+        elif not top and (alg.copied_row(x) or alg.copied_column(x)):
             count += 1
-            stack.append((x.args[1] if alg._copied_row(x) else x.args[0], False))
+            stack.append((x.args[1] if alg.copied_row(x) else x.args[0], False))
         elif x.op == "fn" and x.param("name") == "sqrt" and x.param("order") == 0:
             count += 1
             stack.append((x.args[0], False))
@@ -191,7 +191,7 @@ def _printed_size(e: Expr, ctx: TidyContext) -> int:
     """Nodes as printed (a shared w ∘ u counts twice), other ops' nodes as one: the reader's measure."""
     if id(e) in ctx.names:
         return 1
-    if e.op not in REGION or (e.op == "add" and id(e) in alg._FORWARD):
+    if e.op not in REGION or (e.op == "add" and id(e) in alg.FORWARD):
         return tree_size(e, 50)  # an unnamed sqrt(v + 1e-5) is longer than the file's istd
     return 1 + sum(_printed_size(a, ctx) for a in e.args)
 

@@ -182,7 +182,7 @@ def _sum_terms(e: Expr, nodes: set[int] | None = None) -> list[tuple[Any, Expr]]
         return _sum_terms(e.args[0], nodes) + _sum_terms(e.args[1], nodes)
     if e.op == "neg" and e.args[0].op == "add":
         return [(-c, t) for c, t in _sum_terms(e.args[0], nodes)]
-    return [alg._split_coef(e)]
+    return [alg.split_coef(e)]
 
 
 def _generic_swaps(graph: Graph, right: Expr) -> list[tuple[str, Expr]]:

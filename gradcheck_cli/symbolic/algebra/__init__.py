@@ -20,7 +20,3 @@ from gradcheck_cli.symbolic.algebra.functions import (  # noqa: F401
     concat, det, diagvec, fn, fn_derivative, inv, log_softmax, logdet, logsumexp, max_, min_, norm,
     pow_, rows, softmax, tr,
 )
-
-# The names derive.scalars and numeric.verify still use from before the split
-_build, _split_coef, _FORWARD = build, split_coef, FORWARD
-_copied_row, _copied_column = copied_row, copied_column
