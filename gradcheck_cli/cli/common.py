@@ -137,7 +137,7 @@ def _source_of(err: Exception) -> str | None:
     if span is None:
         return None
     try:
-        return Path(span.source).read_bytes().decode("utf-8-sig", errors="replace")  # as ir.load places bad bytes
+        return Path(span.source).read_bytes().decode("utf-8-sig", errors="replace")  # as lang.graph.load places bad bytes
     except (OSError, ValueError):
         return None
 
