@@ -15,11 +15,13 @@ from __future__ import annotations
 import sys
 import traceback
 
+from gradcheck_cli.cli import plain_params
 from gradcheck_cli.cli.check import verify
 from gradcheck_cli.cli.common import STATE, app
 from gradcheck_cli.cli.homework import init, run
 from gradcheck_cli.cli.show import derive, flow, graph, ops
 
+plain_params.install()  # plain option types skip pydantic: ~0.14 s of every run
 for _command in (derive, verify, graph, flow, run, init, ops):
     app.command()(_command)
 
