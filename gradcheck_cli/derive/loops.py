@@ -78,6 +78,14 @@ class LoopDerivation(Derivation):
     recursions: list[Recursion] = field(default_factory=list)
     loop_gradients: list[LoopGradient] = field(default_factory=list)
     chains: list[ChainJacobian] = field(default_factory=list)
+    step_display: dict[int, str] = field(default_factory=dict)  # the step's names, the signals, F_h
+
+    def names(self) -> dict[int, str]:
+        """Display names of the one step's backward pass (`--steps`)."""
+        return self.step_display
+
+    def file_names(self) -> dict[int, str]:
+        return self.step_display
 
 
 T_SYM = "T"
@@ -128,8 +136,13 @@ def _bptt(step: StepGraph, base: Derivation) -> LoopDerivation:
     grads += _initial_and_inputs(step, inner, final, express, ct)
     chains = [ChainJacobian(s.name, f) for s in step.states
               if (f := _chain_factor(s, names, step)) is not None]
+    display = dict(names)
+    for s in step.states:
+        display[id(futures[s.name])] = f"F_{s.name}"
+        if id(nodes[s.name]) in inner.cotangents:
+            display[id(inner.cotangents[id(nodes[s.name])])] = step_name(sig[s.name], t)
     return LoopDerivation(base.graph, step.output, base.gradients, inner.steps, {}, [],
-                          step=step, recursions=recs, loop_gradients=grads, chains=chains)
+                          step=step, recursions=recs, loop_gradients=grads, chains=chains, step_display=display)
 
 
 def _pass(step: StepGraph, futures: dict[str, Expr], with_loss: bool) -> Backward:

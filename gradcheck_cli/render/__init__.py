@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Callable
 
+from gradcheck_cli.derive.loops import LoopDerivation
 from gradcheck_cli.derive.reverse import DISPLAY, Derivation
 
 
 def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
     from gradcheck_cli.render.text import render_plain
+
+    if isinstance(d, LoopDerivation):
+        from gradcheck_cli.render.loop_formats import render_loop_text
+        return render_loop_text(d, form, steps)
 
     return render_plain(d, form, steps)
 
@@ -16,11 +21,19 @@ def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
 def _latex(d: Derivation, form: str = "both", steps: bool = False) -> str:
     from gradcheck_cli.render.latex import render_latex
 
+    if isinstance(d, LoopDerivation):
+        from gradcheck_cli.render.loop_formats import render_loop_latex
+        return render_loop_latex(d, form, steps)
+
     return render_latex(d, form=form, steps=steps)
 
 
 def _json(d: Derivation, form: str = "both", steps: bool = False) -> str:
     from gradcheck_cli.render.json import render_json
+
+    if isinstance(d, LoopDerivation):
+        from gradcheck_cli.render.loop_formats import render_loop_json
+        return render_loop_json(d, form, steps)
 
     return render_json(d, form, steps)
 
@@ -30,6 +43,10 @@ RENDERERS: dict[str, Callable[..., str]] = {"text": _text, "latex": _latex, "jso
 
 def _notebook(d: Derivation) -> str:
     from gradcheck_cli.render.latex import render_latex
+
+    if isinstance(d, LoopDerivation):
+        from gradcheck_cli.render.loop_formats import render_loop_latex
+        return "$$" + render_loop_latex(d, inline=True) + "$$"
 
     return "$$" + render_latex(d, fragment=True, inline=True) + "$$"
 
