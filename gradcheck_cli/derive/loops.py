@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 
 from gradcheck_cli.derive import scalars
 from gradcheck_cli.derive.jacobian import forward_jacobian
-from gradcheck_cli.derive.loop_step import Index, State, StepGraph, localize, mover, step_name, substitute
+from gradcheck_cli.derive.loop_step import (Index, State, StepGraph, localize, mover, step_name, step_vars,
+                                            substitute)
 from gradcheck_cli.derive.reverse import Backward, Derivation, backward
+from gradcheck_cli.lang.graph import Graph
 from gradcheck_cli.shapes import Shape, is_scalar, using
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
@@ -60,8 +62,9 @@ class LoopGradient:
     wrt: str  # W_hh, h[0], x[t]
     shape: Shape
     terms: list[Term]
-    every_step: bool = False  # x[t]: one line for every t (stated for `every` steps)
+    every_step: bool = False  # x[t]: one line for every t = start..upto
     note: str = ""
+    upto: Index | None = None  # the last t of an every-step line (T, or T-1 when t = T has its own line)
 
 
 @dataclass
@@ -91,58 +94,95 @@ class LoopDerivation(Derivation):
 T_SYM = "T"
 
 
-def bptt(step: StepGraph, base: Derivation) -> LoopDerivation:
-    """The closed form of ∂L/∂(every parameter, h[0], x[t]) for the loop `step`."""
+def bptt(step: StepGraph, graph: Graph | None = None) -> LoopDerivation:
+    """The closed form of ∂L/∂(every parameter, h[0], x[t]) for the loop `step` (of the file `graph`)."""
     env = step.graph.env
     with using(env), scalars.context(step.graph.names(), step.graph.values):
-        return _bptt(step, base)
+        return _bptt(step, graph or step.graph)
 
 
-def _bptt(step: StepGraph, base: Derivation) -> LoopDerivation:
-    t, T = (step.var, 0), (step.length, 0)
-    names = step.step_names()
-    futures = {s.name: alg.var(f"F_{s.name}", s.prev.shape) for s in step.states}
-    last = step.kind == "last"
-    inner = _pass(step, futures, with_loss=not last)
-    final = _pass(step, {}, with_loss=True) if last else None
-    nodes = _signal_nodes(step, inner)
-    sig = _signal_names(step, nodes)
-    sig_vars = {s.name: alg.var(step_name(sig[s.name], t), nodes[s.name].shape) for s in step.states}
+class _Closed:
+    """The two reverse passes over the step (t < T and, for `L = J[T]`, t = T) and the signals."""
 
-    nxt: dict[int, Expr] = {}  # F_h -> the next step's cotangent of h[t-1] (W_hhᵀ δ[t+1])
+    def __init__(self, step: StepGraph):
+        self.step, self.t = step, (step.var, 0)
+        self.names = step.step_names()
+        self.futures = {s.name: alg.var(f"F_{s.name}", s.prev.shape) for s in step.states}
+        self.inner = _pass(step, self.futures, with_loss=step.kind != "last")
+        self.final = _pass(step, {}, with_loss=True) if step.kind == "last" else None
+        self.nodes = _signal_nodes(step, self.inner)
+        self.sig = _signal_names(step, self.nodes)
+        self.nxt: dict[int, Expr] = {}  # F_h -> the next step's cotangent of h[t-1] (W_hhᵀ δ[t+1])
+        for _ in range(len(step.states) + 1):
+            if not self._settle():
+                break
 
-    def express(bw: Backward, e: Expr, at: Index, skip: str | None = None) -> Expr:
-        m = {id(bw.cotangents[id(nodes[n])]): sig_vars[n] for n in nodes
-             if n != skip and id(nodes[n]) in bw.cotangents}
-        return localize(substitute(e, {**m, **nxt}), names, mover(step.var, at))
+    def _settle(self) -> bool:
+        """Put the next step's cotangent of h[t-1] in for F_h. Where it reads the next step's values
+        (an LSTM's f[t+1]), which do not exist at t = T, the state's signal becomes ∂L/∂h[t-1]
+        itself, which the recursion then carries. True if a signal changed."""
+        self.sig_vars = {s.name: alg.var(step_name(self.sig[s.name], self.t), self.nodes[s.name].shape)
+                         for s in self.step.states}
+        self.nxt = {}
+        prev_mode = {s.name for s in self.step.states if self.nodes[s.name] is s.prev}
+        for s in self.step.states:
+            if s.name in prev_mode:
+                e = self.sig_vars[s.name]
+            else:
+                e = self.express(self.inner, self.ct(self.inner, s.prev), self.t)
+            self.nxt[id(self.futures[s.name])] = localize(e, {}, mover(self.step.var, (self.step.var, 1)))
+        signals = {v.name for v in self.sig_vars.values()}
+        changed = False
+        for s in self.step.states:
+            later = {n for n in step_vars(self.nxt[id(self.futures[s.name])])
+                     if n.split("[")[0] not in self.sig.values()}
+            if later and s.name not in prev_mode and id(s.prev) in self.inner.cotangents:
+                self.nodes[s.name], changed = s.prev, True
+        return changed and bool(signals)
 
-    def ct(bw: Backward, e: Expr) -> Expr:
+    def express(self, bw: Backward, e: Expr, at: Index, skip: str | None = None) -> Expr:
+        m = {id(bw.cotangents[id(node)]): self.sig_vars[n] for n, node in self.nodes.items()
+             if n != skip and id(node) in bw.cotangents}
+        return localize(substitute(e, {**m, **self.nxt}), self.names, mover(self.step.var, at))
+
+    def ct(self, bw: Backward, e: Expr) -> Expr:
         return bw.cotangents.get(id(e)) or (alg.const(0) if is_scalar(e.shape) else alg.zeros(*e.shape))
 
-    for s in step.states:
-        nxt[id(futures[s.name])] = localize(express(inner, ct(inner, s.prev), t), {}, mover(step.var, (step.var, 1)))
-    recs = []
-    for s in step.states:
-        body = express(inner, ct(inner, nodes[s.name]), t, skip=s.name)
-        if final is None:
-            boundary = [((step.length, 1), alg.zeros(*nodes[s.name].shape))]
-            stop = T
+    def recursion(self, s: State) -> Recursion:
+        step, node = self.step, self.nodes[s.name]
+        body = self.express(self.inner, self.ct(self.inner, node), self.t, skip=s.name)
+        if node is s.prev:  # the signal is what step t sends back: its own next value stands for F_h
+            body = substitute(body, {id(self.sig_vars[s.name]): self.sig_vars[s.name]})
+        if self.final is None:
+            boundary = [((step.length, 1), alg.zeros(*node.shape))]
+            stop: Index = (step.length, 0)
         else:
-            boundary = [(T, express(final, ct(final, nodes[s.name]), T, skip=s.name))]
+            boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, node), (step.length, 0),
+                                                        skip=s.name))]
             stop = (step.length, -1)
-        recs.append(Recursion(sig[s.name], s.name, names.get(id(nodes[s.name]), s.name), nodes[s.name].shape,
-                              scalars.tidy(body), (None, step.start), stop, boundary))
-    grads = [_param_gradient(step, p, inner, final, express, ct) for p in step.params]
-    grads += _initial_and_inputs(step, inner, final, express, ct)
+        of = s.prev.name if node is s.prev else self.names.get(id(node), s.name)
+        return Recursion(self.sig[s.name], s.name, of or s.name, node.shape, scalars.tidy(body),
+                         (None, step.start), stop, boundary)
+
+    def display(self) -> dict[int, str]:
+        out = dict(self.names)
+        for s in self.step.states:
+            out[id(self.futures[s.name])] = f"F_{s.name}"
+            node = self.nodes[s.name]
+            if id(node) in self.inner.cotangents and node is not s.prev:
+                out[id(self.inner.cotangents[id(node)])] = step_name(self.sig[s.name], self.t)
+        return out
+
+
+def _bptt(step: StepGraph, graph: Graph) -> LoopDerivation:
+    c = _Closed(step)
+    recs = [c.recursion(s) for s in step.states]
+    grads = [_param_gradient(step, p, c.inner, c.final, c.express, c.ct) for p in step.params]
+    grads += _initial_and_inputs(step, c.inner, c.final, c.express, c.ct)
     chains = [ChainJacobian(s.name, f) for s in step.states
-              if (f := _chain_factor(s, names, step)) is not None]
-    display = dict(names)
-    for s in step.states:
-        display[id(futures[s.name])] = f"F_{s.name}"
-        if id(nodes[s.name]) in inner.cotangents:
-            display[id(inner.cotangents[id(nodes[s.name])])] = step_name(sig[s.name], t)
-    return LoopDerivation(base.graph, step.output, base.gradients, inner.steps, {}, [],
-                          step=step, recursions=recs, loop_gradients=grads, chains=chains, step_display=display)
+              if (f := _chain_factor(s, c.names, step)) is not None]
+    return LoopDerivation(graph, step.output, [], c.inner.steps, {}, [], step=step, recursions=recs,
+                          loop_gradients=grads, chains=chains, step_display=c.display())
 
 
 def _pass(step: StepGraph, futures: dict[str, Expr], with_loss: bool) -> Backward:
@@ -240,11 +280,11 @@ def _initial_and_inputs(step, inner, final, express, ct) -> list[LoopGradient]: 
             continue
         t = (step.var, 0)
         g = express(inner, ct(inner, x), t)
-        lg = LoopGradient(x.name or "", x.shape, [Term(g)], every_step=True)
+        lg = LoopGradient(x.name or "", x.shape, [Term(g)], every_step=True, upto=(step.length, 0))
         if final is not None:
             g_last = express(final, ct(final, x), (step.length, 0))
             if localize(g, {}, mover(step.var, (step.length, 0))) is not g_last:
-                lg.note = f"for t < {step.length}"
+                lg.upto = (step.length, -1)
                 out.append(lg)
                 lg = LoopGradient(step_name(x.name.split("[")[0], (step.length, 0)), x.shape, [Term(g_last)])
         out.append(lg)

@@ -152,7 +152,7 @@ DISPLAY: dict[str, Any] = {}
 
 
 @deep
-def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None) -> Derivation:
+def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None, unrolled: bool = False) -> Derivation:
     """Derive ∂output/∂v for each requested (default: every non-data) variable."""
     out_name = output or graph.output_name
     root = graph.values[out_name]

@@ -95,7 +95,7 @@ def render_loop_latex(d: LoopDerivation, form: str = "both", steps: bool = False
     if form in ("shape", "both"):
         for row in gradient_rows(d, "latex"):
             lhs = rf"\frac{{\partial {pr.name(d.output, s.loss.shape)}}}{{\partial {row['name']}}}"
-            tail = rf" && t = {s.start}, \dots, {s.length}" if row["every"] else ""
+            tail = rf" && t = {s.start}, \dots, {row['upto']}" if row["every"] else ""
             rows.append(f"{lhs} &= {row['rhs']}{tail}")
     if form in ("jacobian", "both"):
         for c in d.chains:
@@ -136,7 +136,7 @@ def loop_dict(d: LoopDerivation, form: str = "both", steps: bool = False) -> dic
                          for ix, e in r.boundary]})
     for k, g in enumerate(d.loop_gradients):
         entry: dict[str, Any] = {"wrt": g.wrt, "shape": [str(x) for x in g.shape], "every_step": g.every_step,
-                                 "note": g.note, "jacobian": None, "shape_convention": None}
+                                 "upto": index_text(g.upto) if g.upto else None, "note": g.note, "jacobian": None, "shape_convention": None}
         if form in ("shape", "both"):
             entry["shape_convention"] = {st: grads[st][k]["rhs"] for st in styles}
             entry["shape_convention"]["terms"] = [_term(prs, t) for t in g.terms]

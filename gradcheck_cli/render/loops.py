@@ -186,7 +186,10 @@ def gradient_rows(d: LoopDerivation, style: str) -> list[dict[str, Any]]:
     pr = LoopPrinter(d, style)
     out = []
     for g in d.loop_gradients:
-        every = f"for every t = {s.start}..{pr.index((s.length, 0))}" if (s := d.step) and g.every_step else ""
+        s = d.step
+        assert s is not None
+        every = f"for every t = {s.start}..{pr.index(g.upto or (s.length, 0))}" if g.every_step else ""
         out.append({"wrt": g.wrt, "name": pr.name(g.wrt), "shape": g.shape, "rhs": pr.gradient(g),
-                    "every": every, "note": g.note, "terms": g.terms})
+                    "every": every, "note": g.note, "terms": g.terms,
+                    "upto": index_text(g.upto or (s.length, 0))})
     return out
