@@ -174,3 +174,55 @@ def test_random_loops_closed_form_equals_unrolled_and_numbers(act, form, loss, k
     header = RNN_HEADER + "V : H x H\nu : H\n"
     loss_fn = xent if loss == "xent" else linear
     check(Loop(header, random_cell(act, form), loss_fn, onehot=loss == "xent", kind=kind), T, seed)
+
+
+# ----------------------------------------------------------------------------- from the unrolled graph
+
+
+def _texts(d):
+    recs = [(r.name, r.node_name, to_text(r.body), [(ix, to_text(e)) for ix, e in r.boundary]) for r in d.recursions]
+    grads = [(g.wrt, [(to_text(t.expr), t.start, t.stop, t.at) for t in g.terms]) for g in d.loop_gradients]
+    return recs, grads
+
+
+@pytest.mark.parametrize("kind", ["sum", "last"])
+@pytest.mark.parametrize("T", [1, 3])
+def test_the_step_cut_out_of_the_unrolled_graph_is_the_generic_step(kind: str, T: int):
+    from gradcheck_cli.derive.loop_build import step_from_unrolled
+    from gradcheck_cli.derive.loops import bptt
+
+    loop = Loop(RNN_HEADER, rnn_cell(), xent, onehot=True, kind=kind)
+    g = unrolled(loop, T)
+    step = step_from_unrolled(g)
+    assert step is not None and [s.name for s in step.states] == ["h"]
+    got = bptt(step, g)
+    if T > 1:
+        assert _texts(got) == _texts(closed_form(loop))
+    check(loop, T)
+    # at T = 1 the sum and the last step are the same loss: the closed form is right either way
+    if T == 1:
+        assert {gr.wrt for gr in got.loop_gradients} == {"W_hh", "W_xh", "W_hy", "b", "h[0]", "x[t]"}
+
+
+def test_derive_keeps_the_loop_of_a_loop_file_and_its_size_does_not_grow_with_T():
+    import time
+    from types import SimpleNamespace
+
+    from gradcheck_cli.derive.loops import LoopDerivation
+    from gradcheck_cli.render import RENDERERS
+
+    loop = Loop(RNN_HEADER, rnn_cell(), xent, onehot=True)
+    outputs, nodes = [], []
+    for T in (3, 40):
+        g = unrolled(loop, T)
+        g.loop = SimpleNamespace(length="T")
+        d = derive(g)
+        assert isinstance(d, LoopDerivation)
+        outputs.append(RENDERERS["text"](d, "both", False))
+        nodes.append(sum(t.expr.size() for gr in d.loop_gradients for t in gr.terms))
+        assert isinstance(derive(g, unrolled=True).gradients[0].shape_form, object)
+    assert outputs[0] == outputs[1] and nodes[0] == nodes[1]
+    assert "∂L/∂W_hh = Σ_t δ[t] h[t−1]ᵀ" in outputs[0]
+    assert "δ[t] = (W_hyᵀ (p[t] − y[t]) + W_hhᵀ δ[t+1]) ∘ (1 − h[t]²)   for t = T, …, 1" in outputs[0]
+    assert "δ[T+1] = 0" in outputs[0] and "∂L/∂h[0] = W_hhᵀ δ[1]" in outputs[0]
+    assert "∂h[T]/∂h[k] = ∏_{t=k+1}^{T} diag(1 − h[t]²) W_hh" in outputs[0]

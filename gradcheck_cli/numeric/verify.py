@@ -178,7 +178,7 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
         if free:
             report.notes.append(_generic_note(free))
         points = list(sample_points(graph, opts))
-        derivation = derive(graph)
+        derivation = derive(graph, unrolled=True)
         total = len(derivation.gradients) + len(graph.claims) + (1 if opts.impl else 0)
         tick = opts.progress or (lambda done, total, name: None)
         for check in _derived_checks(graph, derivation, points, opts):
@@ -334,10 +334,10 @@ def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, E
     from gradcheck_cli.symbolic.ops import MUTATION
 
     try:
-        right = _result(derive(graph, [den], output=num))
+        right = _result(derive(graph, [den], output=num, unrolled=True))
         MUTATION.append("f_for_fprime")
         try:
-            slip = _result(derive(graph, [den], output=num))
+            slip = _result(derive(graph, [den], output=num, unrolled=True))
         finally:
             MUTATION.pop()
     except GradcheckError:
