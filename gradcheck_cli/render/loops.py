@@ -17,10 +17,36 @@ from gradcheck_cli.derive.loop_step import Index, index_text, split_step, step_n
 from gradcheck_cli.derive.loops import LoopDerivation, LoopGradient, Recursion, Term
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
-from gradcheck_cli.symbolic.printing import Printer, latex_symbol
+from gradcheck_cli.symbolic.printing import GREEK, Printer, latex_symbol
 from gradcheck_cli.symbolic.table import SUM
 
 STYLES = ("text", "latex", "dsl")
+
+
+def step_symbol(name: str, shape: Any = None) -> str:
+    """LaTeX of a name: h[t-1] → \\mathbf{h}_{t-1}; delta_c[t] → \\boldsymbol{\\delta}^{(c)}_{t};
+    x1[t] → \\mathbf{x}_{1,t}; a name without a step as everywhere (latex_symbol)."""
+    parts = split_step(name)
+    if parts is None:
+        return latex_symbol(name, shape)
+    base, ix = parts
+    index = index_text(ix)
+    head, _, tag = base.partition("_") if base.split("_")[0] in GREEK and "_" in base else (base, "", "")
+    core = latex_symbol(head, shape)
+    if tag:
+        return f"{core}^{{({tag})}}_{{{index}}}"
+    if core.endswith("}") and "_{" in core:
+        return core[:-1] + f",{index}}}"
+    return f"{core}_{{{index}}}"
+
+
+class StepPrinter(Printer):
+    """The shared printer, with a loop's step names set as subscripts in LaTeX."""
+
+    def name(self, n: str, e: Expr) -> str:
+        if self.style == "latex" and split_step(n) is not None:
+            return step_symbol(n, e.shape)
+        return super().name(n, e)
 
 
 def display_name(name: str, style: str) -> str:
@@ -28,7 +54,7 @@ def display_name(name: str, style: str) -> str:
     if style == "dsl":
         return name
     if style == "latex":
-        return latex_symbol(name)
+        return step_symbol(name)
     parts = split_step(name)
     if parts is None:
         return name
@@ -54,7 +80,7 @@ class LoopPrinter:
                 for n in e.walk():
                     if n.op == "var" and n.name and split_step(n.name):
                         self.names[id(n)] = display_name(n.name, style)
-        self.printer = Printer(style, self.names)
+        self.printer = StepPrinter(style, self.names)
 
     def expr(self, e: Expr, atom: bool = False) -> str:
         s, prec = self.printer.go(e)
@@ -88,7 +114,7 @@ class LoopPrinter:
 
     def name(self, name: str, shape: Any = None) -> str:
         if self.style == "latex":
-            return latex_symbol(name, shape)
+            return step_symbol(name, shape)
         return display_name(name, self.style)
 
     def signal(self, r: Recursion, ix: Index) -> str:
@@ -119,7 +145,7 @@ class LoopPrinter:
             own = {k: v for k, v in shown.items() if k != id(e)}
             var_names = {id(x): display_name(x.name, self.style) for x in e.walk()
                          if self.style == "text" and x.op == "var" and x.name and split_step(x.name)}
-            rows.append((self.name(n, e.shape), Printer(self.style, {**var_names, **own}).top(e)))
+            rows.append((self.name(n, e.shape), StepPrinter(self.style, {**var_names, **own}).top(e)))
         return rows
 
 

@@ -52,9 +52,6 @@ def render(e: Expr, style: str, names: Mapping[int, str] | None = None) -> str:
 
 def latex_symbol(name: str, shape: Any = None) -> str:
     """W → \\mathbf{W}, x1 → \\mathbf{x}_{1}, delta → \\boldsymbol{\\delta}, lam (scalar) → lam."""
-    step = re.fullmatch(r"([^\W\d]\w*)\[([^\[\]]+)\]", name)  # a loop's step: h[t-1] → h_{t-1}
-    if step:
-        return step_symbol(step.group(1), step.group(2).replace(" ", ""), shape)
     name = name.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
     m = re.fullmatch(r"([^\W\d_]+?)_?(\d+|hat)?", name)
     base, sub = (m.group(1), m.group(2)) if m else (name, None)
@@ -70,17 +67,6 @@ def latex_symbol(name: str, shape: Any = None) -> str:
     if sub == "hat":
         return f"\\hat{{{core}}}"
     return f"{core}_{{{sub}}}" if sub else core
-
-
-def step_symbol(base: str, index: str, shape: Any = None) -> str:
-    """h[t-1] → \\mathbf{h}_{t-1}; delta_c[t] → \\boldsymbol{\\delta}^{(c)}_{t}; x1[t] → \\mathbf{x}_{1,t}."""
-    head, _, tag = base.partition("_") if base.split("_")[0] in GREEK and "_" in base else (base, "", "")
-    core = latex_symbol(head, shape)
-    if tag:
-        core = f"{core}^{{({tag})}}"
-    if core.endswith("}") and "_{" in core and not tag:
-        return core[:-1] + f",{index}}}"
-    return f"{core}_{{{index}}}"
 
 
 def dim_text(d: Dim, style: str) -> str:
