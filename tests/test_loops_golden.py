@@ -57,9 +57,11 @@ IDENTITIES = {
     "rnn_last": ("loss  L = J[T]", "δ[T] = (W_hyᵀ (p[T] − y[T])) ∘ (1 − h[T]²)",
                  "δ[t] = (W_hhᵀ δ[t+1]) ∘ (1 − h[t]²)   for t = T−1, …, 1", "∂L/∂W_hh = Σ_t δ[t] h[t−1]ᵀ",
                  "∂L/∂W_hy = (p[T] − y[T]) h[T]ᵀ"),
-    "lstm_sum": ("δ_c[t] = (δ_c[t+1] + (u + δ_h[t+1]) ∘ o[t] ∘ (1 − tanh²(c[t]))) ∘ f[t]", "δ_c[T+1] = 0",
-                 "∂L/∂c[0] = δ_c[1]", "∂L/∂h[0] = δ_h[1]"),
-    "gru_last": ("∂L/∂h[0] = δ_h[1]", "δ_h[T] = ", "for t = T−1, …, 1"),
+    "lstm_sum": ("dh[t] = u + δ_h[t+1]   for t = T, …, 1", "dc[t] = δ_c[t+1] + dh[t] ∘ o[t] ∘ (1 − tanh²(c[t]))",
+                 "δ_c[t] = dc[t] ∘ f[t]   for t = T, …, 1", "δ_c[T+1] = 0", "∂L/∂c[0] = δ_c[1]", "∂L/∂h[0] = δ_h[1]",
+                 "∂L/∂Wf = Σ_t (dc[t] ∘ c[t−1] ∘ f[t] ∘ (1 − f[t])) h[t−1]ᵀ", "∂c[T]/∂c[k] = ∏_{t=k+1}^{T} diag(f[t])"),
+    "gru_last": ("dh[T] = u", "dh[t] = δ_h[t+1]   for t = T−1, …, 1", "∂L/∂h[0] = δ_h[1]",
+                 "∂L/∂W_h = Σ_t (dh[t] ∘ zg[t] ∘ (1 − hh[t]²)) (r[t] ∘ h[t−1])ᵀ", "∂L/∂u = h[T]"),
 }
 
 

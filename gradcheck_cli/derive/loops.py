@@ -116,6 +116,7 @@ class _Closed:
         for _ in range(len(step.states) + 1):
             if not self._settle():
                 break
+        self.totals = _total_signals(step, self.nodes, self.inner, set(self.sig.values()))
 
     def _settle(self) -> bool:
         """Put the next step's cotangent of h[t-1] in for F_h. Where it reads the next step's values
@@ -143,7 +144,11 @@ class _Closed:
     def express(self, bw: Backward, e: Expr, at: Index, skip: str | None = None) -> Expr:
         m = {id(bw.cotangents[id(node)]): self.sig_vars[n] for n, node in self.nodes.items()
              if n != skip and id(node) in bw.cotangents}
-        return localize(substitute(e, {**m, **self.nxt}), self.names, mover(self.step.var, at))
+        for n, (_, v) in getattr(self, "totals", {}).items():
+            cur = next(st.cur for st in self.step.states if st.name == n)
+            if "d:" + n != skip and id(cur) in bw.cotangents:
+                m[id(bw.cotangents[id(cur)])] = v
+        return localize(substitute(e, {**self.nxt, **m}), self.names, mover(self.step.var, at))
 
     def ct(self, bw: Backward, e: Expr) -> Expr:
         return bw.cotangents.get(id(e)) or (alg.const(0) if is_scalar(e.shape) else alg.zeros(*e.shape))
@@ -156,12 +161,28 @@ class _Closed:
         if self.final is None:
             boundary = [((step.length, 1), alg.zeros(*node.shape))]
             stop: Index = (step.length, 0)
+        elif s.name in self.totals and \
+                self.express(self.final, self.ct(self.final, node), self.t, skip=s.name) is body:
+            boundary, stop = [], (step.length, 0)  # the last step's loss is in its ∂L/∂h[T]
         else:
             boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, node), (step.length, 0),
                                                         skip=s.name))]
             stop = (step.length, -1)
         of = s.prev.name if node is s.prev else self.names.get(id(node), s.name)
         return Recursion(self.sig[s.name], s.name, of or s.name, node.shape, scalars.tidy(body),
+                         (None, step.start), stop, boundary)
+
+    def total(self, s: State) -> Recursion:
+        """∂L/∂h[t] of a state that carries ∂L/∂h[t-1]: `dh[t] = u + δ_h[t+1]` (at T the loss's term)."""
+        step, (name, v) = self.step, self.totals[s.name]
+        body = self.express(self.inner, self.ct(self.inner, s.cur), self.t, skip="d:" + s.name)
+        boundary: list[tuple[Index, Expr]] = []
+        stop: Index = (step.length, 0)
+        if self.final is not None:
+            stop = (step.length, -1)
+            boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, s.cur), (step.length, 0),
+                                                        skip="d:" + s.name))]
+        return Recursion(name, s.name, self.names.get(id(s.cur), s.name), s.cur.shape, scalars.tidy(body),
                          (None, step.start), stop, boundary)
 
     def display(self) -> dict[int, str]:
@@ -176,7 +197,7 @@ class _Closed:
 
 def _bptt(step: StepGraph, graph: Graph) -> LoopDerivation:
     c = _Closed(step)
-    recs = [c.recursion(s) for s in step.states]
+    recs = [c.total(s) for s in step.states if s.name in c.totals] + [c.recursion(s) for s in step.states]
     grads = [_param_gradient(step, p, c.inner, c.final, c.express, c.ct) for p in step.params]
     grads += _initial_and_inputs(step, c.inner, c.final, c.express, c.ct)
     chains = [ChainJacobian(s.name, f) for s in step.states
@@ -223,6 +244,20 @@ def _all_nodes(step: StepGraph) -> list[Expr]:
         for n in root.walk():
             seen.setdefault(id(n), n)
     return list(seen.values())
+
+
+def _total_signals(step: StepGraph, nodes: dict[str, Expr], bw: Backward, taken: set[str]) -> dict[str, tuple[str, Expr]]:
+    """A name `dh` for ∂L/∂h[t] of every state whose signal is ∂L/∂h[t-1] (CS231n's dnext_h)."""
+    used = taken | {n.split("[")[0] for n in (*step.graph.values, *step.graph.variables)}
+    out: dict[str, tuple[str, Expr]] = {}
+    for s in step.states:
+        if nodes[s.name] is s.prev and id(s.cur) in bw.cotangents:
+            name = "d" + s.name
+            while name in used:
+                name += "_"
+            used.add(name)
+            out[s.name] = (name, alg.var(step_name(name, (step.var, 0)), s.cur.shape))
+    return out
 
 
 def _signal_names(step: StepGraph, nodes: dict[str, Expr]) -> dict[str, str]:

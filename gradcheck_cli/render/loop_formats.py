@@ -46,8 +46,8 @@ def render_loop_text(d: LoopDerivation, form: str = "both", steps: bool = False)
         tail = f"   for {rng}" if rng else ""
         lines.append(f"  {'with ' if k == 0 else '     '} {lhs} = {rhs}{tail}")
     for r in d.recursions:
-        lines.append(f"        ({pr.signal(r, (s.var, 0))} = ∂{d.output}/∂{pr.name(r.node_name)}, "
-                     "the error signal of step t)")
+        what = "what step t sends back" if r.node_name.endswith("[t-1]") else "the error signal of step t"
+        lines.append(f"        ({pr.signal(r, (s.var, 0))} = ∂{d.output}/∂{pr.name(r.node_name)}, {what})")
     lines.append("")
     if form in ("shape", "both"):
         for row in gradient_rows(d, "text"):
