@@ -39,14 +39,57 @@ L = sum(J[t] for t = 1..T)
 """
 
 
+def _load(T: int) -> Any:
+    """The loop file, parsed and unrolled; before the loop syntax is in, the same RNN unrolled by
+    the algebra (the graph the lowering builds: values z[k], h[k], p[k], J[k], variables h[0], x[k])."""
+    from gradcheck_cli.errors import GradcheckError
+    from gradcheck_cli.lang.graph import parse
+
+    try:
+        return parse(rnn_text(T), "rnn.grad")
+    except GradcheckError:
+        return _unrolled_by_hand(T)
+
+
+def _unrolled_by_hand(T: int) -> Any:
+    from types import SimpleNamespace
+
+    from gradcheck_cli.lang.graph import Graph, VarInfo, parse
+    from gradcheck_cli.shapes import Dim, using
+    from gradcheck_cli.symbolic import algebra as alg
+
+    base = parse(rnn_text(T).split("x[t]")[0] + "_s = 0\n", "rnn.grad")
+    with using(base.env):
+        P = {n: v.expr for n, v in base.variables.items()}
+        col = {d: (Dim.of(d), Dim.of(1)) for d in ("H", "D", "C")}
+        variables = dict(base.variables)
+        values: dict[str, Any] = {}
+        h = alg.var("h[0]", col["H"])
+        variables["h[0]"] = VarInfo("h[0]", "vector", (), None, h)  # type: ignore[arg-type]
+        L = None
+        for k in range(1, T + 1):
+            x, y = alg.var(f"x[{k}]", col["D"]), alg.var(f"y[{k}]", col["C"], ("onehot",))
+            variables[x.name] = VarInfo(x.name, "vector", (), None, x)  # type: ignore[arg-type]
+            variables[y.name] = VarInfo(y.name, "onehot", ("onehot",), None, y)  # type: ignore[arg-type]
+            z = alg.add(alg.add(alg.matmul(P["W_hh"], h), alg.matmul(P["W_xh"], x)), P["b"])
+            h = alg.fn("tanh", z)
+            p = alg.softmax(alg.matmul(P["W_hy"], h))
+            J = alg.neg(alg.matmul(alg.T(y), alg.fn("log", p)))
+            values.update({f"z[{k}]": z, f"h[{k}]": h, f"p[{k}]": p, f"J[{k}]": J})
+            L = J if L is None else alg.add(L, J)
+        values["L"] = L
+        g = Graph("rnn.grad", "", base.env, variables, {}, values, {}, "L")
+        g.loop = SimpleNamespace(length="T")  # type: ignore[attr-defined]
+        return g
+
+
 def loop_row(T: int) -> dict[str, Any]:
     from gradcheck_cli.derive.loops import LoopDerivation
     from gradcheck_cli.derive.reverse import derive
-    from gradcheck_cli.lang.graph import parse
     from gradcheck_cli.render import RENDERERS
 
     t0 = time.perf_counter()
-    g = parse(rnn_text(T), "rnn.grad")
+    g = _load(T)
     t1 = time.perf_counter()
     d = derive(g)
     t2 = time.perf_counter()

@@ -10,7 +10,7 @@ plus terms without a step (`lam/2 ‖W_hh‖²`). The cut is one step's size wha
 
 from __future__ import annotations
 
-from gradcheck_cli.derive.loop_step import State, StepGraph, split_step, step_name, substitute
+from gradcheck_cli.derive.loop_step import State, StepGraph, split_step, step_name, substitute, substitute_all
 from gradcheck_cli.derive.loops import LoopDerivation, bptt
 from gradcheck_cli.errors import DeriveError
 from gradcheck_cli.lang.graph import Graph, VarInfo
@@ -56,8 +56,8 @@ def _reads(roots: list[Expr], stops: set[int]) -> set[int]:
     return found
 
 
-def _loss(graph: Graph, values: dict[int, dict[str, str]], last: int) -> tuple[str, str, Expr | None] | None:
-    """(J, sum | last, extra terms) of the output, or None when it is not made that way."""
+def _loss(graph: Graph, values: dict[int, dict[str, str]], last: int) -> tuple[str | None, str, Expr | None] | None:
+    """(J, sum | last | none, the other terms) of the output, or None when it is not made that way."""
     by_id = {id(graph.values[n]): n for ks in values.values() for n in ks.values()}
     steps: dict[str, set[int]] = {}
     extra: Expr | None = None
@@ -68,6 +68,8 @@ def _loss(graph: Graph, values: dict[int, dict[str, str]], last: int) -> tuple[s
             steps.setdefault(base, set()).add(k)
         else:
             extra = term if extra is None else alg.add(extra, term)
+    if not steps:
+        return None, "none", extra
     if len(steps) != 1:
         return None
     (j, ks), = steps.items()
@@ -76,6 +78,26 @@ def _loss(graph: Graph, values: dict[int, dict[str, str]], last: int) -> tuple[s
     if ks == {last}:
         return j, "last", extra
     return None
+
+
+def _post(graph: Graph, extra: Expr, values: dict[int, dict[str, str]], last: int, length: str
+          ) -> tuple[Expr, dict[str, Expr], dict[int, str]] | None:
+    """The loss's terms after the loop with the last step's states cut out as variables h[T];
+    None if they read any other step."""
+    stops = {id(graph.values[n]): (b, k) for k, ks in values.items() for b, n in ks.items()}
+    read = _reads([extra], set(stops))
+    if any(stops[i][1] != last for i in read):
+        return None
+    mapping: dict[int, Expr] = {}
+    cut: dict[str, Expr] = {}
+    for i in read:
+        b = stops[i][0]
+        node = graph.values[values[last][b]]
+        cut[b] = mapping[i] = alg.var(step_name(b, (length, 0)), node.shape)
+    memo = substitute_all(extra, mapping)
+    names = {id(memo[id(e)]): n for n, e in graph.values.items()
+             if split_step(n) is None and id(e) in memo and n != graph.output_name and e.op != "var"}
+    return memo[id(extra)], cut, names
 
 
 def step_from_unrolled(graph: Graph, length: str = "T", var: str = "t") -> StepGraph | None:
@@ -90,7 +112,15 @@ def step_from_unrolled(graph: Graph, length: str = "T", var: str = "t") -> StepG
         return None
     k = 2 if last >= 2 else 1
     with using(graph.env):
-        return _cut(graph, values, variables, k, loss, length, var)
+        post = _post(graph, loss[2], values, last, length) if loss[2] is not None else None
+        if loss[2] is not None and post is None:
+            return None
+        step = _cut(graph, values, variables, k, loss, length, var)
+        if post is not None:
+            step.extra, step.post_vars, step.post_names = post
+            if set(step.post_vars) - {s.name for s in step.states}:
+                return None  # the loss reads a value of the last step that is not carried
+        return step
 
 
 def _cut(graph: Graph, values: dict[int, dict[str, str]], variables: dict[int, dict[str, str]], k: int,
@@ -123,12 +153,12 @@ def _cut(graph: Graph, values: dict[int, dict[str, str]], variables: dict[int, d
                  for n, v in [(e.name, e) for _, e, _ in inputs] + [(p.name, p) for _, p, _ in states]}
     g = Graph(graph.source, graph.text, graph.env,
               {**{n: v for n, v in graph.variables.items() if split_step(n) is None}, **step_vars},
-              graph.functions, step_values, {}, step_name(loss[0], (var, 0)))
+              graph.functions, step_values, {}, step_name(loss[0], (var, 0)) if loss[0] else graph.output_name)
     cur = {b: step_values[step_name(b, (var, 0))] for b, _, _ in states}
+    J = step_values[step_name(loss[0], (var, 0))] if loss[0] is not None else None
     return StepGraph(g, [State(b, p, cur[b], init) for b, p, init in states],
                      [e for _, e, kind in inputs], [p for p in graph.params() if split_step(p) is None],
-                     step_values[step_name(loss[0], (var, 0))], loss[1], graph.output_name, extra=loss[2],
-                     length=length)
+                     J, loss[1], graph.output_name, length=length)
 
 
 def derive_loop(graph: Graph, wrt: list[str] | None = None) -> LoopDerivation | None:

@@ -85,10 +85,12 @@ class StepGraph:
     states: list[State]
     inputs: list[Expr]  # per-step variables that are not carried: x[t], y[t]
     params: list[str]  # the shared parameters (the file's variables that get gradients)
-    loss: Expr  # the per-step loss J[t]
-    kind: str  # "sum": L = Σ_t J[t];  "last": L = J[T]
+    loss: Expr | None  # the per-step loss J[t] (None: the loss is all after the loop)
+    kind: str  # "sum": L = Σ_t J[t] + …;  "last": L = J[T] + …;  "none": no J[t]
     output: str = "L"
-    extra: Expr | None = None  # the loss's terms outside the loop (lam/2 ‖W_hh‖²)
+    extra: Expr | None = None  # the loss's terms outside the loop: lam/2 ‖W_hh‖², cross_entropy(y, softmax(W_hy h[T]))
+    post_vars: dict[str, Expr] = field(default_factory=dict)  # state -> the variable h[T] that `extra` reads
+    post_names: dict[int, str] = field(default_factory=dict)  # the file's names of values after the loop (p)
     var: str = "t"
     start: int = 1
     length: str = "T"
@@ -105,6 +107,11 @@ class StepGraph:
 
 def substitute(root: Expr, mapping: dict[int, Expr]) -> Expr:
     """root with the nodes of `mapping` replaced (same shapes), rebuilt without rewrites."""
+    return substitute_all(root, mapping)[id(root)]
+
+
+def substitute_all(root: Expr, mapping: dict[int, Expr]) -> dict[int, Expr]:
+    """Every node of root (by id) → its rebuilt node, the nodes of `mapping` replaced."""
     memo: dict[int, Expr] = dict(mapping)
     for node in root.walk():
         if id(node) in memo:
@@ -112,7 +119,7 @@ def substitute(root: Expr, mapping: dict[int, Expr]) -> Expr:
         args = tuple(memo[id(a)] for a in node.args)
         memo[id(node)] = node if all(a is b for a, b in zip(args, node.args)) else \
             make(node.op, args, node.params, node.shape, node.span)
-    return memo[id(root)]
+    return memo
 
 
 def localize(root: Expr, names: dict[int, str], move: Callable[[Index], Index]) -> Expr:

@@ -31,6 +31,7 @@ from gradcheck_cli.lang.graph import Graph
 from gradcheck_cli.shapes import Shape, is_scalar, using
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.symbolic.printing import to_dsl
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Recursion:
     start: Index
     stop: Index
     boundary: list[tuple[Index, Expr]]  # (T+1, 0) or (T, the last step's signal)
+    of_expr: Expr | None = None  # what it is the cotangent of, over step names (W_hh h[t-1] + W_xh x[t] + b)
 
 
 @dataclass
@@ -108,8 +110,14 @@ class _Closed:
         self.step, self.t = step, (step.var, 0)
         self.names = step.step_names()
         self.futures = {s.name: alg.var(f"F_{s.name}", s.prev.shape) for s in step.states}
-        self.inner = _pass(step, self.futures, with_loss=step.kind != "last")
-        self.final = _pass(step, {}, with_loss=True) if step.kind == "last" else None
+        self.post = backward(step.extra, list(step.post_vars.values())) if step.extra is not None else None
+        seeds = {n: self.post.cotangents[id(v)] for n, v in step.post_vars.items()
+                 if self.post is not None and id(v) in self.post.cotangents}
+        self.gvars = {n: alg.var(f"G_{n}", step.post_vars[n].shape) for n in seeds}
+        self.gmap = {id(self.gvars[n]): g for n, g in seeds.items()}  # ∂L/∂h[T] from after the loop
+        self.inner = _pass(step, self.futures, with_loss=step.kind == "sum")
+        needs_final = step.kind != "sum" or bool(seeds)
+        self.final = _pass(step, self.gvars, with_loss=step.kind != "none") if needs_final else None
         self.nodes = _signal_nodes(step, self.inner)
         self.sig = _signal_names(step, self.nodes)
         self.nxt: dict[int, Expr] = {}  # F_h -> the next step's cotangent of h[t-1] (W_hhᵀ δ[t+1])
@@ -148,7 +156,7 @@ class _Closed:
             cur = next(st.cur for st in self.step.states if st.name == n)
             if "d:" + n != skip and id(cur) in bw.cotangents:
                 m[id(bw.cotangents[id(cur)])] = v
-        return localize(substitute(e, {**self.nxt, **m}), self.names, mover(self.step.var, at))
+        return localize(substitute(e, {**self.nxt, **self.gmap, **m}), self.names, mover(self.step.var, at))
 
     def ct(self, bw: Backward, e: Expr) -> Expr:
         return bw.cotangents.get(id(e)) or (alg.const(0) if is_scalar(e.shape) else alg.zeros(*e.shape))
@@ -168,9 +176,10 @@ class _Closed:
             boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, node), (step.length, 0),
                                                         skip=s.name))]
             stop = (step.length, -1)
-        of = s.prev.name if node is s.prev else self.names.get(id(node), s.name)
+        of_expr = localize(node, self.names, mover(step.var, self.t))
+        of = s.prev.name if node is s.prev else self.names.get(id(node)) or to_dsl(of_expr)
         return Recursion(self.sig[s.name], s.name, of or s.name, node.shape, scalars.tidy(body),
-                         (None, step.start), stop, boundary)
+                         (None, step.start), stop, boundary, of_expr)
 
     def total(self, s: State) -> Recursion:
         """∂L/∂h[t] of a state that carries ∂L/∂h[t-1]: `dh[t] = u + δ_h[t+1]` (at T the loss's term)."""
@@ -208,7 +217,7 @@ def _bptt(step: StepGraph, graph: Graph) -> LoopDerivation:
 
 def _pass(step: StepGraph, futures: dict[str, Expr], with_loss: bool) -> Backward:
     """Reverse mode over one step from the seed J[t] (if the loss has a term here) + Σ_h ⟨F_h, h[t]⟩."""
-    root: Expr | None = step.loss if with_loss else None
+    root: Expr | None = step.loss if with_loss and step.loss is not None else None
     for s in step.states:
         if s.name in futures:
             inner = alg.matmul(alg.T(futures[s.name]), s.cur)
@@ -240,7 +249,7 @@ def _signal_nodes(step: StepGraph, bw: Backward) -> dict[str, Expr]:
 
 def _all_nodes(step: StepGraph) -> list[Expr]:
     seen: dict[int, Expr] = {}
-    for root in [step.loss] + [s.cur for s in step.states]:
+    for root in ([step.loss] if step.loss is not None else []) + [s.cur for s in step.states]:
         for n in root.walk():
             seen.setdefault(id(n), n)
     return list(seen.values())
@@ -294,7 +303,7 @@ def _param_gradient(step, p, inner, final, express, ct) -> LoopGradient:  # type
     if step.extra is not None:
         bw = backward(step.extra, [v])
         if id(v) in bw.cotangents and not zero(bw.cotangents[id(v)]):
-            terms.append(Term(bw.cotangents[id(v)]))
+            terms.append(Term(scalars.tidy(bw.cotangents[id(v)])))
     return LoopGradient(p, v.shape, terms)
 
 

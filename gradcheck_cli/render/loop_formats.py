@@ -23,7 +23,7 @@ from gradcheck_cli.derive.loop_step import index_text
 from gradcheck_cli.derive.loops import LoopDerivation
 from gradcheck_cli.render.loops import (LoopPrinter, claims_dsl, fix_text, gradient_rows, loss_text,
                                         recursion_rows)
-from gradcheck_cli.shapes import shape_str
+from gradcheck_cli.shapes import SCALAR, shape_str
 
 
 def _dims(shape: Any) -> str:
@@ -47,7 +47,7 @@ def render_loop_text(d: LoopDerivation, form: str = "both", steps: bool = False)
         lines.append(f"  {'with ' if k == 0 else '     '} {lhs} = {rhs}{tail}")
     for r in d.recursions:
         what = "what step t sends back" if r.node_name.endswith("[t-1]") else "the error signal of step t"
-        lines.append(f"        ({pr.signal(r, (s.var, 0))} = ∂{d.output}/∂{pr.name(r.node_name)}, {what})")
+        lines.append(f"        ({pr.signal(r, (s.var, 0))} = ∂{d.output}/∂{pr.of(r)}, {what})")
     lines.append("")
     if form in ("shape", "both"):
         for row in gradient_rows(d, "text"):
@@ -85,7 +85,7 @@ def render_loop_latex(d: LoopDerivation, form: str = "both", steps: bool = False
     assert s is not None
     pr = LoopPrinter(d, "latex")
     rows = [f"{n} &= {rhs}" for n, rhs in pr.definitions()]
-    rows.append(rf"{pr.name(d.output, s.loss.shape)} &= {loss_text(d, 'latex')}")
+    rows.append(rf"{pr.name(d.output, SCALAR)} &= {loss_text(d, 'latex')}")
     for lhs, rhs, rng in recursion_rows(d, "latex"):
         tail = ""
         if rng:
@@ -94,7 +94,7 @@ def render_loop_latex(d: LoopDerivation, form: str = "both", steps: bool = False
         rows.append(f"{lhs} &= {rhs}{tail}")
     if form in ("shape", "both"):
         for row in gradient_rows(d, "latex"):
-            lhs = rf"\frac{{\partial {pr.name(d.output, s.loss.shape)}}}{{\partial {row['name']}}}"
+            lhs = rf"\frac{{\partial {pr.name(d.output, SCALAR)}}}{{\partial {row['name']}}}"
             tail = rf" && t = {s.start}, \dots, {row['upto']}" if row["every"] else ""
             rows.append(f"{lhs} &= {row['rhs']}{tail}")
     if form in ("jacobian", "both"):

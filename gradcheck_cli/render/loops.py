@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gradcheck_cli.derive.loop_step import Index, index_text, split_step, step_name
+from gradcheck_cli.derive.loop_step import Index, index_text, localize, mover, split_step, step_name
 from gradcheck_cli.derive.loops import LoopDerivation, LoopGradient, Recursion, Term
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
@@ -74,7 +74,7 @@ class LoopPrinter:
 
     def __init__(self, d: LoopDerivation, style: str):
         self.d, self.style = d, style
-        self.names: dict[int, str] = {}
+        self.names: dict[int, str] = dict(d.step.post_names) if d.step is not None else {}
         if style == "text":
             for e in all_exprs(d):
                 for n in e.walk():
@@ -146,7 +146,18 @@ class LoopPrinter:
             var_names = {id(x): display_name(x.name, self.style) for x in e.walk()
                          if self.style == "text" and x.op == "var" and x.name and split_step(x.name)}
             rows.append((self.name(n, e.shape), StepPrinter(self.style, {**var_names, **own}).top(e)))
+        post = {id(n): n for n in s.extra.walk()} if s.extra is not None else {}
+        for k, n in s.post_names.items():  # the file's values after the loop: p = softmax(W_hy h[T])
+            if k in post:
+                own = {i: v for i, v in self.names.items() if i != k}
+                rows.append((self.name(n, post[k].shape), StepPrinter(self.style, own).top(post[k])))
         return rows
+
+    def of(self, r: Recursion) -> str:
+        """What a signal is the cotangent of: `z[t]`, or the unnamed pre-activation in parentheses."""
+        if split_step(r.node_name) is not None or r.of_expr is None:
+            return self.name(r.node_name)
+        return self.expr(r.of_expr, atom=True)
 
 
 def all_exprs(d: LoopDerivation) -> list[Expr]:
@@ -165,12 +176,14 @@ def loss_text(d: LoopDerivation, style: str) -> str:
     assert s is not None
     pr = LoopPrinter(d, style)
     j = s.graph.output_name.split("[")[0]
-    scalar = s.loss.shape
-    core = pr.over("sum", pr.name(step_name(j, (s.var, 0)), scalar), (None, s.start), (s.length, 0)) \
-        if s.kind == "sum" else pr.name(step_name(j, (s.length, 0)), scalar)
+    parts = []
+    if s.loss is not None and s.kind == "sum":
+        parts.append(pr.over("sum", pr.name(step_name(j, (s.var, 0)), s.loss.shape), (None, s.start), (s.length, 0)))
+    elif s.loss is not None:
+        parts.append(pr.name(step_name(j, (s.length, 0)), s.loss.shape))
     if s.extra is not None:
-        core += " + " + pr.expr(s.extra, atom=True)
-    return core
+        parts.append(pr.expr(s.extra, atom=bool(parts)))
+    return " + ".join(parts) or "0"
 
 
 def recursion_rows(d: LoopDerivation, style: str) -> list[tuple[str, str, str]]:
@@ -202,7 +215,10 @@ def claims_dsl(d: LoopDerivation) -> str:
         else:
             lines.append(f"{lhs} = {rhs}")
     for g in d.loop_gradients:
-        if g.every_step:
+        if g.every_step:  # a claim about one step stands for all: the first
+            first = step_name(g.wrt.split("[")[0], (None, s.start))
+            at = [Term(localize(t.expr, {}, mover(s.var, (None, s.start)))) for t in g.terms]
+            lines.append(f"claim d{d.output}/d{first} = {pr.gradient(LoopGradient(first, g.shape, at))}")
             continue
         lines.append(f"claim d{d.output}/d{g.wrt} = {pr.gradient(g)}")
     return "\n".join(lines) + "\n"
