@@ -18,9 +18,11 @@ class Num(Node):
     value: float
     text: str
 
+
 @dataclass(frozen=True)
 class Name(Node):
     id: str
+
 
 @dataclass(frozen=True)
 class Call(Node):
@@ -30,19 +32,23 @@ class Call(Node):
     primes: int  # f'(z) has 1
     func_span: Span
 
+
 @dataclass(frozen=True)
 class BinOp(Node):
     op: str  # + - * / @ juxt
     left: Node
     right: Node
 
+
 @dataclass(frozen=True)
 class Neg(Node):
     operand: Node
 
+
 @dataclass(frozen=True)
 class Transpose(Node):
     operand: Node
+
 
 @dataclass(frozen=True)
 class Power(Node):
@@ -50,14 +56,17 @@ class Power(Node):
     exponent: float
     paren: bool  # x^(-1) is always elementwise; A^-1 of a square A is the inverse
 
+
 @dataclass(frozen=True)
 class Concat(Node):
     items: tuple[Node, ...]
+
 
 @dataclass(frozen=True)
 class HConcat(Node):
     """[A, B]: blocks side by side (the same rows)."""
     items: tuple[Node, ...]
+
 
 @dataclass(frozen=True)
 class Slice(Node):
@@ -75,11 +84,13 @@ class Index(Node):
     offset: int
     size: str | None
 
+
 @dataclass(frozen=True)
 class At(Node):
     """name[step]: one element of a sequence (`h[t-1]`, `x[t]`, `h[0]`, `delta[T+1]`)."""
     name: str
     index: Index
+
 
 @dataclass(frozen=True)
 class Over(Node):
@@ -98,14 +109,17 @@ class Over(Node):
 class DimNum(Node):
     value: int
 
+
 @dataclass(frozen=True)
 class DimName(Node):
     id: str
+
 
 @dataclass(frozen=True)
 class DimAdd(Node):
     left: Node
     right: Node
+
 
 @dataclass(frozen=True)
 class DimScaled(Node):
@@ -119,9 +133,11 @@ class DimItem(Node):
     name: str
     size: int | None
 
+
 @dataclass(frozen=True)
 class Dims(Node):
     items: tuple[DimItem, ...]
+
 
 @dataclass(frozen=True)
 class Decl(Node):
@@ -131,12 +147,14 @@ class Decl(Node):
     dims: tuple[Node, ...]  # rows[, cols] for shape; (c,) or (c, n) for onehot; (n, c) for onehot_rows
     qualifiers: tuple[str, ...]
 
+
 @dataclass(frozen=True)
 class Assign(Node):
     name: str
     name_span: Span
     value: Node
     index: Index | None = None  # `delta[t] = …` inside a loop, `delta[T+1] = 0` as a boundary line
+
 
 @dataclass(frozen=True)
 class SeqDecl(Node):
@@ -147,6 +165,7 @@ class SeqDecl(Node):
     start: Index | None = None
     stop: Index | None = None
 
+
 @dataclass(frozen=True)
 class For(Node):
     """`for t = a..b:` and its indented body (assignments whose targets may be `name[t]`)."""
@@ -154,6 +173,7 @@ class For(Node):
     start: Index
     stop: Index
     body: tuple[Node, ...]
+
 
 @dataclass(frozen=True)
 class Claim(Node):
@@ -165,9 +185,11 @@ class Claim(Node):
     num_index: Index | None = None  # claim dJ[T]/dh[0]: the numerator's step
     den_index: Index | None = None  # claim dL/dh[0]: the variable's step
 
+
 @dataclass(frozen=True)
 class Output(Node):
     name: str
+
 
 @dataclass(frozen=True)
 class File:

@@ -33,6 +33,7 @@ _DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u208
                   r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*")  # the grammar's DERIV
 _EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "ONES", "NORM_BAR", "ABS_BAR"}
 
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     # cache=True keeps the LALR tables in the temp dir (keyed by the grammar's hash): 0.5 s → 20 ms
@@ -42,6 +43,7 @@ def _lark() -> Lark:
     except OSError:  # a read-only temp dir: build the tables every time
         return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
                     maybe_placeholders=True)
+
 
 def parse_file(text: str, source: str = "<stdin>") -> ast.File:
     """Parse a whole .grad file; raises ParseError with a position.
@@ -72,6 +74,7 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
     if claims:
         statements = sorted(statements + claims, key=lambda n: n.span.start)
     return ast.File(tuple(statements), source, text)
+
 
 def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
     """The statements of `parsed` (the file, claim lines blanked); a claim left in (a continued line) may still fail alone."""
@@ -104,6 +107,7 @@ def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
         statements = sorted(statements + broken, key=lambda n: n.span.start)
     return statements
 
+
 def _claim_lines(text: str) -> list[tuple[int, int, int]]:
     """(start, end, line number) of each claim that is one whole line (not continued with a backslash)."""
     out: list[tuple[int, int, int]] = []
@@ -120,6 +124,7 @@ def _claim_lines(text: str) -> list[tuple[int, int, int]]:
         start, line_no = end + 1, line_no + 1
     return out
 
+
 def _blank(text: str, spans: list[tuple[int, int, int]]) -> str:
     parts, pos = [], 0
     for start, end, _ in spans:
@@ -127,6 +132,7 @@ def _blank(text: str, spans: list[tuple[int, int, int]]) -> str:
         pos = end
     parts.append(text[pos:])
     return "".join(parts)
+
 
 def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> ast.Claim:
     """One claim line alone, with spans placed in the whole file; a syntax error comes back inside the claim."""
@@ -158,6 +164,7 @@ def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> 
 # Python's recursion limit.
 MAX_DEPTH = 256
 
+
 def _check_depth(tree: Any, source: str, offset: int = 0, line0: int = 0) -> None:
     """A clean error at the first level past MAX_DEPTH, found without recursion."""
     stack = [(tree, 0)]
@@ -172,7 +179,9 @@ def _check_depth(tree: Any, source: str, offset: int = 0, line0: int = 0) -> Non
                              "name the inner parts with assignments (h1 = tanh(z), h2 = tanh(h1), …)")
         stack.extend((c, depth + 1) for c in reversed(node.children) if hasattr(c, "children"))
 
+
 _CLAIM_HEAD = re.compile(r"[ \t]*claim[ \t]+(" + _DERIV_PATTERN + r")[ \t]*=")
+
 
 def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None = None) -> ast.Claim | None:
     """The claim line a syntax error lies on, as a Claim that carries the error; None off claim lines."""
@@ -194,8 +203,10 @@ def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None =
     head_span = Span(hstart, start + head.end(1), line_no, head.start(1) + 1, source)
     return ast.Claim(span, num, den, None, head_span, error=err)
 
+
 def _span(meta: Any, source: str) -> Span:
     return Span(meta.start_pos, meta.end_pos, meta.line, meta.column, source)
+
 
 def _describe_expected(expected: set[str]) -> str:
     terms = {t.name: t for t in _lark().terminals}
@@ -213,6 +224,7 @@ def _describe_expected(expected: set[str]) -> str:
     if len(words) > 6:
         return "one of " + ", ".join(words[:6]) + ", …"
     return " or ".join(words) if len(words) <= 2 else "one of " + ", ".join(words)
+
 
 def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
     line, col = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1

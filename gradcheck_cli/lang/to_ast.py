@@ -13,11 +13,14 @@ from gradcheck_cli.lang import ast
 def token_span(tok: Token, source: str) -> Span:
     return Span(tok.start_pos or 0, tok.end_pos or 0, tok.line or 1, tok.column or 1, source)
 
+
 SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
 
 def ident(tok: Any) -> str:
     """A name as the graph knows it: δ₂ (as derive prints it) is δ2, W₁ is W1; ′ is '."""
     return str(tok).translate(SUBSCRIPTS).replace("′", "'").replace("″", "''")
+
 
 def number_value(text: str) -> float:
     return float(text)
@@ -26,12 +29,14 @@ def number_value(text: str) -> float:
 # and keeps int() of the token linear (Python refuses > 4300 digits anyway).
 MAX_SIZE_DIGITS = 18
 
+
 def size_value(tok: Token, span: Span) -> int:
     text = str(tok)
     if len(text.lstrip("0")) > MAX_SIZE_DIGITS:
         raise ParseError(f"the size {cut(text)} ({len(text):,} digits) is too large", span,
                          f"sizes have at most {MAX_SIZE_DIGITS} digits")
     return int(text)
+
 
 def literal_value(tok: Token, span: Span) -> float:
     """A number literal's float64 value; one that float64 cannot hold is an error at the token."""
@@ -41,9 +46,11 @@ def literal_value(tok: Token, span: Span) -> float:
                          span)
     return value
 
+
 def cut(text: str, keep: int = 24) -> str:
     """A long token shortened for a message: `99999…999 (5,000 characters)`."""
     return text if len(text) <= keep else f"{text[:keep // 2]}…{text[-keep // 2:]}"
+
 
 @v_args(meta=True)
 class ToAst(Transformer):  # type: ignore[type-arg]
