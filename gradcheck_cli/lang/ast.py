@@ -7,11 +7,14 @@ from typing import Any
 
 from gradcheck_cli.errors import Span
 
+
 @dataclass(frozen=True)
 class Node:
     span: Span
 
+
 # ------------------------------------------------------------------ expressions
+
 
 @dataclass(frozen=True)
 class Num(Node):
@@ -75,7 +78,9 @@ class Slice(Node):
     start: Node
     stop: Node
 
+
 # ------------------------------------------------------------------ steps (loops over time)
+
 
 @dataclass(frozen=True)
 class Index(Node):
@@ -103,7 +108,9 @@ class Over(Node):
     start: Index | None
     stop: Index | None
 
+
 # ------------------------------------------------------------------ dimensions
+
 
 @dataclass(frozen=True)
 class DimNum(Node):
@@ -126,7 +133,9 @@ class DimScaled(Node):
     factor: int
     dim: Node
 
+
 # ------------------------------------------------------------------ statements
+
 
 @dataclass(frozen=True)
 class DimItem(Node):
