@@ -16,7 +16,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from gradcheck_cli.errors import GradcheckError, ParseError, Span
 from gradcheck_cli.lang import ast
-from gradcheck_cli.lang.to_ast import ToAst, ident, token_span
+from gradcheck_cli.lang.blocks import attach_loops
+from gradcheck_cli.lang.to_ast import ToAst, claim_head, token_span
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -29,8 +30,8 @@ _WORDS = {
     "POWERED": "a call like tanh²(z)", "NORM_BAR": "‖", "NORM_BAR_F": "‖_F", "ABS_BAR": "|",
     "TIGHT_LSQB": "'['", "SCALED_DIM": "a whole number",
 }
-_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*\s*/\s*"
-                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*")  # the grammar's DERIV
+_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*(?:\[[^\]\n]*\])?\s*/\s*"
+                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*(?:\[[^\]\n]*\])?")  # the grammar's DERIV
 _EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "ONES", "NORM_BAR", "ABS_BAR"}
 
 
@@ -73,7 +74,7 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
         raise min(errors, key=lambda e: e.span.start if e.span is not None else -1)
     if claims:
         statements = sorted(statements + claims, key=lambda n: n.span.start)
-    return ast.File(tuple(statements), source, text)
+    return ast.File(tuple(attach_loops(statements, text, source)), source, text)
 
 
 def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
@@ -195,13 +196,13 @@ def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None =
     head = _CLAIM_HEAD.match(line)
     if head is None or err.span.start < start + head.end(0):
         return None  # not a claim, or its head (`claim ds/dW =`) is what is broken
-    num, den = (ident(part.strip()[1:].strip()) for part in head.group(1).split("/", 1))
+    (num, num_index), (den, den_index) = claim_head(head.group(1), err.span)
     line_no = line_no or text.count("\n", 0, start) + 1
     code = line.split("#", 1)[0].rstrip()
     span = Span(start, start + len(code), line_no, 1, source)
     hstart = start + head.start(1)
     head_span = Span(hstart, start + head.end(1), line_no, head.start(1) + 1, source)
-    return ast.Claim(span, num, den, None, head_span, error=err)
+    return ast.Claim(span, num, den, None, head_span, error=err, num_index=num_index, den_index=den_index)
 
 
 def _span(meta: Any, source: str) -> Span:
