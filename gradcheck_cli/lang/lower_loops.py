@@ -92,22 +92,28 @@ class LoopStatements(ExprLowering):
         return out
 
     def _runs_backward(self, s: ast.For) -> bool:
-        """True when the body reads a later step of a value it defines (`delta[t+1]` in `delta[t] = …`)."""
-        targets = {a.name for a in s.body if isinstance(a, ast.Assign)}
+        """True when the body reads a later step of a value it defines (`delta[t+1]` in `delta[t] = …`,
+        `dh[t]` in `dh[t-1] = …`)."""
+        targets = {a.name: a.index.offset for a in s.body if isinstance(a, ast.Assign) and a.index is not None
+                   and a.index.var == s.var}
         stack: list[object] = [a.value for a in s.body if isinstance(a, ast.Assign)]
         while stack:
             n = stack.pop()
             if isinstance(n, ast.BinOp):
                 at = self.as_step(n)
-                if at is not None and at.name in targets and at.index.var == s.var and at.index.offset > 0:
+                if at is not None and self._later(at, targets, s.var):
                     return True
-            if isinstance(n, ast.At) and n.name in targets and n.index.var == s.var and n.index.offset > 0:
+            if isinstance(n, ast.At) and self._later(n, targets, s.var):
                 return True
             if isinstance(n, ast.Node):
                 stack.extend(v for v in vars(n).values() if isinstance(v, (ast.Node, tuple)))
             elif isinstance(n, tuple):
                 stack.extend(n)
         return False
+
+    @staticmethod
+    def _later(at: ast.At, targets: dict[str, int], var: str) -> bool:
+        return at.name in targets and at.index.var == var and at.index.offset > targets[at.name]
 
     def _step_of(self, name: str, index: ast.Index | None, span: object) -> str:
         """A claim's `dh[0]`: the name of that step (`h[0]`); the name itself without an index."""
