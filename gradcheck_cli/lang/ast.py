@@ -7,20 +7,25 @@ from typing import Any
 
 from gradcheck_cli.errors import Span
 
+
 @dataclass(frozen=True)
 class Node:
     span: Span
 
+
 # ------------------------------------------------------------------ expressions
+
 
 @dataclass(frozen=True)
 class Num(Node):
     value: float
     text: str
 
+
 @dataclass(frozen=True)
 class Name(Node):
     id: str
+
 
 @dataclass(frozen=True)
 class Call(Node):
@@ -30,19 +35,23 @@ class Call(Node):
     primes: int  # f'(z) has 1
     func_span: Span
 
+
 @dataclass(frozen=True)
 class BinOp(Node):
     op: str  # + - * / @ juxt
     left: Node
     right: Node
 
+
 @dataclass(frozen=True)
 class Neg(Node):
     operand: Node
 
+
 @dataclass(frozen=True)
 class Transpose(Node):
     operand: Node
+
 
 @dataclass(frozen=True)
 class Power(Node):
@@ -50,14 +59,17 @@ class Power(Node):
     exponent: float
     paren: bool  # x^(-1) is always elementwise; A^-1 of a square A is the inverse
 
+
 @dataclass(frozen=True)
 class Concat(Node):
     items: tuple[Node, ...]
+
 
 @dataclass(frozen=True)
 class HConcat(Node):
     """[A, B]: blocks side by side (the same rows)."""
     items: tuple[Node, ...]
+
 
 @dataclass(frozen=True)
 class Slice(Node):
@@ -66,7 +78,9 @@ class Slice(Node):
     start: Node
     stop: Node
 
+
 # ------------------------------------------------------------------ steps (loops over time)
+
 
 @dataclass(frozen=True)
 class Index(Node):
@@ -75,11 +89,13 @@ class Index(Node):
     offset: int
     size: str | None
 
+
 @dataclass(frozen=True)
 class At(Node):
     """name[step]: one element of a sequence (`h[t-1]`, `x[t]`, `h[0]`, `delta[T+1]`)."""
     name: str
     index: Index
+
 
 @dataclass(frozen=True)
 class Over(Node):
@@ -92,36 +108,45 @@ class Over(Node):
     start: Index | None
     stop: Index | None
 
+
 # ------------------------------------------------------------------ dimensions
+
 
 @dataclass(frozen=True)
 class DimNum(Node):
     value: int
 
+
 @dataclass(frozen=True)
 class DimName(Node):
     id: str
+
 
 @dataclass(frozen=True)
 class DimAdd(Node):
     left: Node
     right: Node
 
+
 @dataclass(frozen=True)
 class DimScaled(Node):
     factor: int
     dim: Node
 
+
 # ------------------------------------------------------------------ statements
+
 
 @dataclass(frozen=True)
 class DimItem(Node):
     name: str
     size: int | None
 
+
 @dataclass(frozen=True)
 class Dims(Node):
     items: tuple[DimItem, ...]
+
 
 @dataclass(frozen=True)
 class Decl(Node):
@@ -131,12 +156,14 @@ class Decl(Node):
     dims: tuple[Node, ...]  # rows[, cols] for shape; (c,) or (c, n) for onehot; (n, c) for onehot_rows
     qualifiers: tuple[str, ...]
 
+
 @dataclass(frozen=True)
 class Assign(Node):
     name: str
     name_span: Span
     value: Node
     index: Index | None = None  # `delta[t] = …` inside a loop, `delta[T+1] = 0` as a boundary line
+
 
 @dataclass(frozen=True)
 class SeqDecl(Node):
@@ -147,6 +174,7 @@ class SeqDecl(Node):
     start: Index | None = None
     stop: Index | None = None
 
+
 @dataclass(frozen=True)
 class For(Node):
     """`for t = a..b:` and its indented body (assignments whose targets may be `name[t]`)."""
@@ -154,6 +182,7 @@ class For(Node):
     start: Index
     stop: Index
     body: tuple[Node, ...]
+
 
 @dataclass(frozen=True)
 class Claim(Node):
@@ -165,9 +194,11 @@ class Claim(Node):
     num_index: Index | None = None  # claim dJ[T]/dh[0]: the numerator's step
     den_index: Index | None = None  # claim dL/dh[0]: the variable's step
 
+
 @dataclass(frozen=True)
 class Output(Node):
     name: str
+
 
 @dataclass(frozen=True)
 class File:

@@ -22,6 +22,7 @@ from gradcheck_cli.lang.lower import Lowering
 
 __all__ = ["ClaimSpec", "Graph", "Lowering", "VarInfo", "exact_number", "load", "parse", "pp_graph"]
 
+
 def parse(text: str, source: str = "<stdin>", seed: int = 0) -> Graph:
     """Parse and type-check a .grad file; raises GradcheckError with a position."""
     file = parse_file(text, source)
@@ -30,9 +31,11 @@ def parse(text: str, source: str = "<stdin>", seed: int = 0) -> Graph:
     except RecursionError:  # printing a very deep expression (thousands of nested ops) in a message
         raise ShapeError("the graph is nested too deeply for gradcheck to describe", None) from None
 
+
 @deep
 def _lower(file: ast.File, seed: int) -> Graph:
     return Lowering(file, seed).run()  # a fresh Lowering, so a rerun on a deeper stack starts clean
+
 
 def load(path: str, seed: int = 0) -> Graph:
     from pathlib import Path
@@ -52,6 +55,7 @@ def load(path: str, seed: int = 0) -> Graph:
         raise _not_utf8(data, e, str(path)) from None
     return parse(text, str(path), seed)
 
+
 def _not_utf8(data: bytes, e: UnicodeDecodeError, source: str) -> GradcheckError:
     """A byte that is not UTF-8, placed at line:col of the text as an editor shows it (U+FFFD for bad bytes)."""
     from gradcheck_cli.errors import UsageError
@@ -62,6 +66,7 @@ def _not_utf8(data: bytes, e: UnicodeDecodeError, source: str) -> GradcheckError
     span = Span(len(before), len(before) + 1, line, col, source)
     return UsageError(f"the file is not UTF-8: byte 0x{data[e.start]:02x} cannot be decoded", span,
                       "save the file as UTF-8")
+
 
 def pp_graph(g: Graph) -> str:
     """One equation per node, in topological order: `z: n×1 = add(Wx, b)`."""
@@ -95,6 +100,7 @@ def pp_graph(g: Graph) -> str:
         lines.append(f"{nm}: {shape_str(e.shape)} = {e.op}({args})")
     lines.append(f"output {label[id(g.output)]}")
     return "\n".join(lines)
+
 
 def _param_str(v: Any) -> str:
     return str(v) if not isinstance(v, str) else v

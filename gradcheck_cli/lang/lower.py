@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from gradcheck_cli.symbolic import algebra as alg
@@ -13,9 +15,9 @@ from gradcheck_cli.shapes import SCALAR, Dim, DimEnv, Shape, is_scalar, shape_st
 from gradcheck_cli.lang.names import VECTOR_FUNCS, suggest
 from gradcheck_cli.lang.model import ClaimSpec, Graph, VarInfo
 from gradcheck_cli.lang.loops import loop_source, sequence_names
-from gradcheck_cli.lang.lower_expr import ExprLowering
+from gradcheck_cli.lang.lower_loops import LoopStatements
 
-class Lowering(ExprLowering):
+class Lowering(LoopStatements):
     """AST → Graph at the sizes of `dims` (free sizes drawn from the seed)."""
 
     def __init__(self, file: ast.File, seed: int):
@@ -34,6 +36,9 @@ class Lowering(ExprLowering):
         self.seq_names = frozenset(sequence_names(file))
         if self.loop_source is not None:
             self.loop_range = (self.loop_source.loop.start, self.loop_source.loop.stop)
+        self.loop_vars = frozenset(s.var for s in file.statements if isinstance(s, (ast.For, ast.SeqDecl)) and s.var)
+        self._pending: list[ast.Node] = []  # statements waiting for a step defined further down
+        self._waiting: dict[int, GradcheckError] = {}
 
     # ------------------------------------------------------------ driver
     def run(self) -> Graph:
@@ -46,16 +51,18 @@ class Lowering(ExprLowering):
             for s in stmts:
                 if isinstance(s, ast.Decl):
                     self._declare(s)
+                elif isinstance(s, ast.SeqDecl):
+                    self._declare_steps(s)
             for s in stmts:
-                if isinstance(s, ast.Assign):
-                    self._assign(s)
-                    assigns.append(s)
+                if isinstance(s, (ast.Assign, ast.For)):
+                    self._lower_statement(s, assigns)
                 elif isinstance(s, ast.Claim):
                     claims.append(s)
                     if s.value is not None:
                         self._note_uses(s.value, self.claim_used)
                 elif isinstance(s, ast.Output):
                     output_stmt = s
+            self._finish_pending()
             output, note = self._find_output(output_stmt, assigns, claims)
             graph = Graph(self.file.source, self.file.text, self.env, self.vars, self.functions,
                           self.values, self.value_spans, output, seed=self.seed, output_note=note,
@@ -78,8 +85,8 @@ class Lowering(ExprLowering):
                         if it.size < 1:
                             raise self._err(ShapeError, f"dimension {it.name} must be at least 1", it.span)
                         given[it.name] = it.size
-            elif isinstance(s, ast.Decl):
-                for d in s.dims:
+            elif isinstance(s, (ast.Decl, ast.SeqDecl)):
+                for d in (s.decl if isinstance(s, ast.SeqDecl) else s).dims:
                     self._dim_names(d, names)
         self.env.given = set(given)
         self.env.sizes = dict(given)
@@ -149,7 +156,7 @@ class Lowering(ExprLowering):
 
     # ------------------------------------------------------------ statements
     def _assign(self, s: ast.Assign) -> None:
-        name = s.name
+        name = self._step_of(s.name, s.index, s.name_span)
         if name in self.vars:
             raise self._err(NameError_, f"{name} is a declared variable and cannot be assigned", s.name_span,
                             "pick a new name for the computed value")
@@ -186,6 +193,12 @@ class Lowering(ExprLowering):
                 used.add(n.func)
                 stack.extend(n.args)
                 stack.extend(v for _, v in n.kwargs)
+            elif isinstance(n, ast.BinOp) and (at := self.as_step(n)) is not None:
+                used.add(at.name)  # h[t-1]: a step of h
+            elif isinstance(n, ast.At):
+                used.add(n.name)
+            elif isinstance(n, ast.Over):
+                stack.append(n.body)
             elif isinstance(n, ast.BinOp):
                 stack.extend((n.left, n.right))
             elif isinstance(n, (ast.Neg, ast.Transpose, ast.Power)):
@@ -209,8 +222,8 @@ class Lowering(ExprLowering):
                 raise self._err(NameError_, f"the output {stmt.name} is not assigned in this file", stmt.span,
                                 suggest(stmt.name, known))
             return stmt.name, None
-        names = [a.name for a in assigns if a.name in self.values and a.name not in self.used]
-        candidates = [n for n in names if n not in self.claim_used]
+        names = [a.name for a in assigns if a.name in self.values and not self._used(a.name, self.used)]
+        candidates = [n for n in names if not self._used(n, self.claim_used)]
         if not candidates:
             numerators = {c.num for c in claims}
             candidates = [n for n in names if n in numerators]
@@ -236,6 +249,9 @@ class Lowering(ExprLowering):
             spec.error = c.error
             return spec
         try:
+            spec.num = self._step_of(c.num, c.num_index, c.head_span)
+            spec.den = self._step_of(c.den, c.den_index, c.head_span)
+            c = replace(c, num=spec.num, den=spec.den)
             if c.num not in self.values and c.num not in self.vars:
                 raise self._err(NameError_, f"unknown name {c.num} in d{c.num}/d{c.den}", c.head_span,
                                 suggest(c.num, list(self.values)))

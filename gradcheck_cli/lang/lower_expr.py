@@ -157,6 +157,9 @@ class ExprLowering(StepLowering):
             return self.vars[n].expr
         if n in self.env.sizes:
             return alg.const(alg.dim_symbol(Dim.of(n)))
+        if n in self.seq_names:
+            raise self._err(NameError_, f"{n} is a sequence: name one of its steps", node.span,
+                            f"write {n}[t], {n}[t-1] or {n}[0]")
         if n in ("I", "𝟏"):
             raise self._err(ShapeError, f"the size of {n} is not known here", node.span,
                             "write eye(n)" if n == "I" else "write ones(n)")

@@ -45,11 +45,21 @@ class StepLowering(CallLowering):
                                 f"{index.var} only has a value {where}; name a step with a number or T")
             value += self.step
         if index.size is not None:
-            if index.size not in self.env.sizes:
-                raise self._err(NameError_, f"unknown size {index.size} in a step", span,
-                                f"add it to dims: `dims {index.size} = 6`")
-            value += self.env.sizes[index.size]
+            value += self._step_count(index.size, span)
         return value
+
+    def _step_count(self, size: str, span: object) -> int:
+        """The number a size in a step stands for: T must be given in dims to unroll the loop."""
+        if size in getattr(self, "loop_vars", ()) and size not in self.env.sizes:
+            raise self._err(NameError_, f"the loop variable {size} is used outside its loop", span,
+                            f"{size} only has a value inside `for {size} = …:`; name a step with a number or T")
+        if size not in self.env.sizes:
+            raise self._err(NameError_, f"unknown size {size} in a step", span,
+                            f"give it in dims: `dims … {size} = 6`")
+        if size not in self.env.given:
+            raise self._err(NameError_, f"the number of steps {size} has no size: the loop cannot be unrolled",
+                            span, f"give it in dims: `dims … {size} = 6`")
+        return self.env.sizes[size]
 
     def _unknown_step(self, node: ast.At, k: int) -> Exception:
         steps = sorted(s[1] for n in list(self.values) + list(self.vars)

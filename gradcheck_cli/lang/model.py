@@ -21,6 +21,7 @@ class VarInfo:
     def is_data(self) -> bool:
         return self.kind == "onehot" or "const" in self.qualifiers
 
+
 @dataclass
 class ClaimSpec:
     num: str
@@ -37,6 +38,7 @@ class ClaimSpec:
     @property
     def name(self) -> str:
         return f"claim d{self.num}/d{self.den}"
+
 
 @dataclass
 class Graph:

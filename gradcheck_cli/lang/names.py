@@ -19,7 +19,9 @@ ALIASES = {"trace": "tr", "ln": "log", "logistic": "sigmoid", "sigma": "sigmoid"
             "inverse": "inv", "frobenius": "norm", "l2": "norm", "xent": "cross_entropy",
             "crossentropy": "cross_entropy", "identity": "eye", "one_hot": "onehot", "leakyrelu": "leaky_relu"}
 
+
 _DECIMAL = re.compile(r"(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?")
+
 
 def exact_number(text: str, value: float) -> Any:
     """A number token as a sympy number, built from its digits (never sympified: the text is data).
@@ -37,6 +39,7 @@ def exact_number(text: str, value: float) -> Any:
         return sp.Float(value)
     shift = exp - len(frac)  # 1e-5 is exactly 1/100000, as the file wrote it
     return Fraction(int(digits or "0") * 10 ** max(shift, 0), 10 ** max(-shift, 0))
+
 
 def suggest(name: str, options: list[str]) -> str | None:
     """A did-you-mean hint: the same name in other case (ReLU), a known alias (trace), a near spelling."""

@@ -16,7 +16,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from gradcheck_cli.errors import GradcheckError, ParseError, Span
 from gradcheck_cli.lang import ast
-from gradcheck_cli.lang.to_ast import ToAst, ident, token_span
+from gradcheck_cli.lang.blocks import attach_loops
+from gradcheck_cli.lang.to_ast import ToAst, claim_head, token_span
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -29,9 +30,10 @@ _WORDS = {
     "POWERED": "a call like tanh²(z)", "NORM_BAR": "‖", "NORM_BAR_F": "‖_F", "ABS_BAR": "|",
     "TIGHT_LSQB": "'['", "SCALED_DIM": "a whole number",
 }
-_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*\s*/\s*"
-                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*")  # the grammar's DERIV
+_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*(?:\[[^\]\n]*\])?\s*/\s*"
+                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*(?:\[[^\]\n]*\])?")  # the grammar's DERIV
 _EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "ONES", "NORM_BAR", "ABS_BAR"}
+
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
@@ -42,6 +44,7 @@ def _lark() -> Lark:
     except OSError:  # a read-only temp dir: build the tables every time
         return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
                     maybe_placeholders=True)
+
 
 def parse_file(text: str, source: str = "<stdin>") -> ast.File:
     """Parse a whole .grad file; raises ParseError with a position.
@@ -71,7 +74,8 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
         raise min(errors, key=lambda e: e.span.start if e.span is not None else -1)
     if claims:
         statements = sorted(statements + claims, key=lambda n: n.span.start)
-    return ast.File(tuple(statements), source, text)
+    return ast.File(tuple(attach_loops(statements, text, source)), source, text)
+
 
 def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
     """The statements of `parsed` (the file, claim lines blanked); a claim left in (a continued line) may still fail alone."""
@@ -104,6 +108,7 @@ def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
         statements = sorted(statements + broken, key=lambda n: n.span.start)
     return statements
 
+
 def _claim_lines(text: str) -> list[tuple[int, int, int]]:
     """(start, end, line number) of each claim that is one whole line (not continued with a backslash)."""
     out: list[tuple[int, int, int]] = []
@@ -120,6 +125,7 @@ def _claim_lines(text: str) -> list[tuple[int, int, int]]:
         start, line_no = end + 1, line_no + 1
     return out
 
+
 def _blank(text: str, spans: list[tuple[int, int, int]]) -> str:
     parts, pos = [], 0
     for start, end, _ in spans:
@@ -127,6 +133,7 @@ def _blank(text: str, spans: list[tuple[int, int, int]]) -> str:
         pos = end
     parts.append(text[pos:])
     return "".join(parts)
+
 
 def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> ast.Claim:
     """One claim line alone, with spans placed in the whole file; a syntax error comes back inside the claim."""
@@ -158,6 +165,7 @@ def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> 
 # Python's recursion limit.
 MAX_DEPTH = 256
 
+
 def _check_depth(tree: Any, source: str, offset: int = 0, line0: int = 0) -> None:
     """A clean error at the first level past MAX_DEPTH, found without recursion."""
     stack = [(tree, 0)]
@@ -172,7 +180,9 @@ def _check_depth(tree: Any, source: str, offset: int = 0, line0: int = 0) -> Non
                              "name the inner parts with assignments (h1 = tanh(z), h2 = tanh(h1), …)")
         stack.extend((c, depth + 1) for c in reversed(node.children) if hasattr(c, "children"))
 
+
 _CLAIM_HEAD = re.compile(r"[ \t]*claim[ \t]+(" + _DERIV_PATTERN + r")[ \t]*=")
+
 
 def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None = None) -> ast.Claim | None:
     """The claim line a syntax error lies on, as a Claim that carries the error; None off claim lines."""
@@ -186,16 +196,18 @@ def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None =
     head = _CLAIM_HEAD.match(line)
     if head is None or err.span.start < start + head.end(0):
         return None  # not a claim, or its head (`claim ds/dW =`) is what is broken
-    num, den = (ident(part.strip()[1:].strip()) for part in head.group(1).split("/", 1))
+    (num, num_index), (den, den_index) = claim_head(head.group(1), err.span)
     line_no = line_no or text.count("\n", 0, start) + 1
     code = line.split("#", 1)[0].rstrip()
     span = Span(start, start + len(code), line_no, 1, source)
     hstart = start + head.start(1)
     head_span = Span(hstart, start + head.end(1), line_no, head.start(1) + 1, source)
-    return ast.Claim(span, num, den, None, head_span, error=err)
+    return ast.Claim(span, num, den, None, head_span, error=err, num_index=num_index, den_index=den_index)
+
 
 def _span(meta: Any, source: str) -> Span:
     return Span(meta.start_pos, meta.end_pos, meta.line, meta.column, source)
+
 
 def _describe_expected(expected: set[str]) -> str:
     terms = {t.name: t for t in _lark().terminals}
@@ -213,6 +225,7 @@ def _describe_expected(expected: set[str]) -> str:
     if len(words) > 6:
         return "one of " + ", ".join(words[:6]) + ", …"
     return " or ".join(words) if len(words) <= 2 else "one of " + ", ".join(words)
+
 
 def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
     line, col = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from lark import Token, Transformer, v_args
@@ -13,11 +15,14 @@ from gradcheck_cli.lang import ast
 def token_span(tok: Token, source: str) -> Span:
     return Span(tok.start_pos or 0, tok.end_pos or 0, tok.line or 1, tok.column or 1, source)
 
+
 SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
 
 def ident(tok: Any) -> str:
     """A name as the graph knows it: δ₂ (as derive prints it) is δ2, W₁ is W1; ′ is '."""
     return str(tok).translate(SUBSCRIPTS).replace("′", "'").replace("″", "''")
+
 
 def number_value(text: str) -> float:
     return float(text)
@@ -26,12 +31,14 @@ def number_value(text: str) -> float:
 # and keeps int() of the token linear (Python refuses > 4300 digits anyway).
 MAX_SIZE_DIGITS = 18
 
+
 def size_value(tok: Token, span: Span) -> int:
     text = str(tok)
     if len(text.lstrip("0")) > MAX_SIZE_DIGITS:
         raise ParseError(f"the size {cut(text)} ({len(text):,} digits) is too large", span,
                          f"sizes have at most {MAX_SIZE_DIGITS} digits")
     return int(text)
+
 
 def literal_value(tok: Token, span: Span) -> float:
     """A number literal's float64 value; one that float64 cannot hold is an error at the token."""
@@ -41,9 +48,11 @@ def literal_value(tok: Token, span: Span) -> float:
                          span)
     return value
 
+
 def cut(text: str, keep: int = 24) -> str:
     """A long token shortened for a message: `99999…999 (5,000 characters)`."""
     return text if len(text) <= keep else f"{text[:keep // 2]}…{text[-keep // 2:]}"
+
 
 @v_args(meta=True)
 class ToAst(Transformer):  # type: ignore[type-arg]
@@ -122,9 +131,8 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Assign(self.sp(meta), ident(name), self.tsp(name), value)
 
     def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
-        head = str(ch[0])
-        num, den = (ident(part.strip()[1:].strip()) for part in head.split("/", 1))
-        return ast.Claim(self.sp(meta), num, den, ch[1], self.tsp(ch[0]))
+        (num, num_index), (den, den_index) = claim_head(str(ch[0]), self.tsp(ch[0]))
+        return ast.Claim(self.sp(meta), num, den, ch[1], self.tsp(ch[0]), num_index=num_index, den_index=den_index)
 
     def output(self, meta: Any, ch: list[Any]) -> ast.Output:
         return ast.Output(self.sp(meta), ident(ch[0]))
@@ -240,3 +248,86 @@ class ToAst(Transformer):  # type: ignore[type-arg]
 
     def abs_bars(self, meta: Any, ch: list[Any]) -> ast.Call:
         return ast.Call(self.sp(meta), "abs", (ch[1],), (), 0, token_span(ch[0], self.src))
+
+    # loops over time ---------------------------------------------------------
+    def index(self, meta: Any, ch: list[Any]) -> ast.Index:
+        """`t-1`, `T+1`, `0`: a name here is a size until its context binds it as the loop variable."""
+        head, sign, k = ch
+        offset = int(str(k)) * (-1 if str(sign) in "-−" else 1) if k is not None else 0
+        if head.type == "INT":
+            return ast.Index(self.sp(meta), None, int(str(head)) + offset, None)
+        return ast.Index(self.sp(meta), None, offset, ident(head))
+
+    def seq_decl(self, meta: Any, ch: list[Any]) -> ast.SeqDecl:
+        name, index = ch[0], ch[2]
+        var, start, stop = ch[-3:]
+        rest = [c for c in ch[3:-3]]
+        kind, dims = next(c for c in rest if isinstance(c, tuple))
+        quals = tuple(str(c) for c in rest if isinstance(c, str) and not isinstance(c, Token))
+        decl = ast.Decl(self.sp(meta), (ident(name),), (self.tsp(name),), kind, dims, quals)
+        if var is None:
+            return ast.SeqDecl(self.sp(meta), decl, index=index)
+        if index.var is None and index.size == str(var) and index.offset == 0:
+            return ast.SeqDecl(self.sp(meta), decl, var=str(var), start=start, stop=stop)
+        raise ParseError(f"a sequence is declared with its loop variable: `{name}[{var}] : …, {var} = a..b`",
+                         index.span, f"write `{name}[{var}]`")
+
+    def step_assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
+        name, index, value = ch[0], ch[2], ch[3]
+        return ast.Assign(self.sp(meta), ident(name), self.tsp(name), value, index=index)
+
+    def for_head(self, meta: Any, ch: list[Any]) -> "ForHead":
+        return ForHead(self.sp(meta), str(ch[0]), ch[1], ch[2])
+
+    def over(self, meta: Any, ch: list[Any]) -> ast.Over:
+        func, body, var, start, stop = ch
+        if str(func) not in ("sum", "prod"):
+            raise ParseError(f"only sum(… for t = a..b) and prod(… for t = a..b) take a `for`, not {func}",
+                             self.tsp(func), "write `sum(J[t] for t = 1..T)`")
+        return ast.Over(self.sp(meta), str(func), body, str(var), start, stop)
+
+    def over_sym(self, meta: Any, ch: list[Any]) -> ast.Over:
+        """Σ_t EXPR, Σ_{t=1}^{T} EXPR, ∏_{t=k+1}^{T} EXPR."""
+        tok, body = ch
+        text = str(tok)
+        kind = "prod" if text[0] == "∏" else "sum"
+        low, _, high = text[2:].partition("^")
+        low, high = low.strip("{}"), high.strip("{}")
+        var, _, start = low.partition("=")
+        span = self.tsp(tok)
+        if not var.strip().isidentifier() or bool(start) != bool(high):
+            raise ParseError(f"{text} is not a range: write Σ_t or Σ_{{t=1}}^{{T}}", span)
+        bounds = (index_from_text(start, span), index_from_text(high, span)) if start else (None, None)
+        return ast.Over(self.sp(meta), kind, body, var.strip(), *bounds)
+
+
+def claim_head(head: str, span: Span) -> list[tuple[str, ast.Index | None]]:
+    """`dL/dh[0]` → [("L", None), ("h", Index 0)]."""
+    out: list[tuple[str, ast.Index | None]] = []
+    for part in head.split("/", 1):
+        name = ident(part.strip()[1:].strip())
+        base, bracket, rest = name.partition("[")
+        out.append((base.strip(), index_from_text(rest.rstrip("]"), span) if bracket else None))
+    return out
+
+
+_INDEX = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*|\d+)\s*(?:([-+−])\s*(\d+))?\s*")
+
+
+def index_from_text(text: str, span: Span) -> ast.Index:
+    """`k+1`, `T`, `0` written inside a token (Σ_{t=k+1}^{T}, a claim's dh[0])."""
+    m = _INDEX.fullmatch(text)
+    if m is None:
+        raise ParseError(f"{text!r} is not a step: expected t, t-1, T, T+1 or a number", span)
+    offset = int(m.group(3)) * (-1 if m.group(2) in "-−" else 1) if m.group(3) else 0
+    if m.group(1).isdigit():
+        return ast.Index(span, None, int(m.group(1)) + offset, None)
+    return ast.Index(span, None, offset, m.group(1))
+
+
+@dataclass(frozen=True)
+class ForHead(ast.Node):
+    """`for t = 1..T:` before the parser attaches the indented lines after it."""
+    var: str
+    start: ast.Index
+    stop: ast.Index

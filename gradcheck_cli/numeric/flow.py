@@ -48,7 +48,7 @@ FACTOR = 100.0  # vanishing/exploding: the gradient changes by more than this be
 SATURATED_FPRIME = 1e-3  # a sigmoid/tanh unit is saturated where f′(z) < 1e-3
 SHARE = 0.25  # saturated / dead fires when at least a quarter of one layer's units are
 VERDICTS = ("vanishing", "exploding", "saturated", "dead")
-_SUFFIX = re.compile(r"^(.*?[^\d_])_?(\d+)$")
+_SUFFIX = re.compile(r"^(.*?[^\d_\[])(?:_|\[)?(\d+)\]?$")  # h3, h_3, h[3]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, GENERIC_STANDINS, MA
 from gradcheck_cli.errors import GradcheckError, UsageError
 from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.lang.graph import ClaimSpec, Graph, load
+from gradcheck_cli.numeric.bptt_mistakes import bptt_mistakes
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
 from gradcheck_cli.numeric.result import Check, Report
@@ -389,6 +390,7 @@ def _usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, E
                         where = _short(n, names)
                         alts.append((f"a term is missing ({_short(dropped, names, 20)} in {where})", wrong))
         terms = [alg.scale(c, t) for c, t in whole] if right.op == "add" else []
+    alts += bptt_mistakes(graph, num, den, right)  # loops over time: numeric/bptt_mistakes.py
     return alts, [(to_dsl(t, names), t) for t in terms]
 
 

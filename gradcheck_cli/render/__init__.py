@@ -8,7 +8,18 @@ from gradcheck_cli.derive.loops import LoopDerivation
 from gradcheck_cli.derive.reverse import DISPLAY, Derivation
 
 
+def _no_loop(d: Derivation) -> None:
+    """A loop file's derivation is printed in closed form (Σ_t, the δ recursion), never as T copies."""
+    if getattr(d.graph, "loop", None) is not None:
+        from gradcheck_cli.errors import UsageError
+
+        raise UsageError(f"derive of a loop file: {d.graph.source} has a `for` loop, and the closed form "
+                         "(Σ_t δ_t h_{t−1}ᵀ with the δ recursion) is not printed yet",
+                         None, "`gradcheck verify` checks its gradients and claims step by step")
+
+
 def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    _no_loop(d)
     from gradcheck_cli.render.text import render_plain
 
     if isinstance(d, LoopDerivation):
@@ -19,6 +30,7 @@ def _text(d: Derivation, form: str = "both", steps: bool = False) -> str:
 
 
 def _latex(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    _no_loop(d)
     from gradcheck_cli.render.latex import render_latex
 
     if isinstance(d, LoopDerivation):
@@ -29,6 +41,7 @@ def _latex(d: Derivation, form: str = "both", steps: bool = False) -> str:
 
 
 def _json(d: Derivation, form: str = "both", steps: bool = False) -> str:
+    _no_loop(d)
     from gradcheck_cli.render.json import render_json
 
     if isinstance(d, LoopDerivation):
