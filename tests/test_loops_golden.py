@@ -98,13 +98,13 @@ def test_json_keys_for_sums_and_recursions() -> None:
     j = json.loads(_outputs("rnn_sum")[".json"])
     (rec,) = j["recursions"]
     assert rec["name"] == "delta" and rec["of"] == "z[t]" and rec["for"] == {"var": "t", "start": "1", "stop": "T"}
-    assert rec["boundary"] == [{"index": "T+1", "dsl": "0", "text": "0", "latex": "0"}]
+    assert rec["boundary"] == [{"index": "T+1", "dsl": "zeros(H)", "text": "0", "latex": "0"}]
     w = next(g for g in j["gradients"] if g["wrt"] == "W_hh")
     assert w["shape_convention"]["dsl"] == "sum(delta[t] h[t-1]^T for t = 1..T)"
     assert w["shape_convention"]["latex"].startswith(r"\sum_{t=1}^{T} \boldsymbol{\delta}_{t} {\mathbf{h}_{t-1}}^\top")
     assert w["shape_convention"]["terms"][0]["kind"] == "sum"
     assert j["claims_dsl"].splitlines()[:3] == [
-        "for t = 1..T:", "  delta[t] = (W_hy^T (p[t] - y[t]) + W_hh^T delta[t+1]) * (1 - h[t]^2)", "delta[T+1] = 0"]
+        "delta[T+1] = zeros(H)", "for t = 1..T:", "  delta[t] = (W_hy^T (p[t] - y[t]) + W_hh^T delta[t+1]) * (1 - h[t]^2)"]
     assert j["chains"][0]["dsl"] == "prod(diag(1 - h[t]^2) W_hh for t = k+1..T)"
 
 

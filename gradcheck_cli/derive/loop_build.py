@@ -10,7 +10,7 @@ plus terms without a step (`lam/2 ‖W_hh‖²`). The cut is one step's size wha
 
 from __future__ import annotations
 
-from gradcheck_cli.derive.loop_step import State, StepGraph, split_step, step_name, substitute, substitute_all
+from gradcheck_cli.derive.loop_step import State, StepGraph, split_step, step_name, substitute
 from gradcheck_cli.derive.loops import LoopDerivation, bptt
 from gradcheck_cli.errors import DeriveError
 from gradcheck_cli.lang.graph import Graph, VarInfo
@@ -26,6 +26,16 @@ def _by_step(names: list[str]) -> dict[int, dict[str, str]]:
         if parts is not None and parts[1][0] is None:
             out.setdefault(parts[1][1], {})[parts[0]] = n
     return out
+
+
+def _step_values(graph: Graph) -> list[str]:
+    """The values the loop body assigns (z[3], h[3], p[3]), not the file's helper lines (delta[3])."""
+    body = getattr(getattr(graph, "loop", None), "loop", None)
+    if body is not None:
+        own = {s.name for s in body.body if getattr(s, "name", None)}
+        return [n for n in graph.values if (p := split_step(n)) is not None and p[0] in own]
+    on_path = {id(n) for n in graph.output.walk()}
+    return [n for n, e in graph.values.items() if id(e) in on_path and e.op != "var"]
 
 
 def _terms(e: Expr) -> list[Expr]:
@@ -81,7 +91,7 @@ def _loss(graph: Graph, values: dict[int, dict[str, str]], last: int) -> tuple[s
 
 
 def _post(graph: Graph, extra: Expr, values: dict[int, dict[str, str]], last: int, length: str
-          ) -> tuple[Expr, dict[str, Expr], dict[int, str]] | None:
+          ) -> tuple[Expr, dict[str, Expr], dict[int, str], dict[str, Expr]] | None:
     """The loss's terms after the loop with the last step's states cut out as variables h[T];
     None if they read any other step."""
     stops = {id(graph.values[n]): (b, k) for k, ks in values.items() for b, n in ks.items()}
@@ -94,15 +104,19 @@ def _post(graph: Graph, extra: Expr, values: dict[int, dict[str, str]], last: in
         b = stops[i][0]
         node = graph.values[values[last][b]]
         cut[b] = mapping[i] = alg.var(step_name(b, (length, 0)), node.shape)
-    memo = substitute_all(extra, mapping)
-    names = {id(memo[id(e)]): n for n, e in graph.values.items()
-             if split_step(n) is None and id(e) in memo and n != graph.output_name and e.op != "var"}
-    return memo[id(extra)], cut, names
+    names: dict[int, str] = {}
+    cut_values: dict[str, Expr] = {}
+    for n, e in graph.values.items():  # the file's values after the loop (p = softmax(W_hy h[T])), cut alike
+        if split_step(n) is None and n != graph.output_name and e.op != "var":
+            names.setdefault(id(cut_e := substitute(e, mapping)), n)
+            if cut_e is not e:
+                cut_values[n] = cut_e
+    return substitute(extra, mapping), cut, names, cut_values
 
 
 def step_from_unrolled(graph: Graph, length: str = "T", var: str = "t") -> StepGraph | None:
     """The generic step of an unrolled loop, or None if the graph is not one (in the form above)."""
-    values = _by_step(list(graph.values))
+    values = _by_step(_step_values(graph))
     variables = _by_step(list(graph.variables))
     if not values:
         return None
@@ -116,8 +130,9 @@ def step_from_unrolled(graph: Graph, length: str = "T", var: str = "t") -> StepG
         if loss[2] is not None and post is None:
             return None
         step = _cut(graph, values, variables, k, loss, length, var)
+        step.taken = {n.split("[")[0] for n in (*graph.values, *graph.variables)}
         if post is not None:
-            step.extra, step.post_vars, step.post_names = post
+            step.extra, step.post_vars, step.post_names, step.post_values = post
             if set(step.post_vars) - {s.name for s in step.states}:
                 return None  # the loss reads a value of the last step that is not carried
         return step
@@ -153,7 +168,8 @@ def _cut(graph: Graph, values: dict[int, dict[str, str]], variables: dict[int, d
                  for n, v in [(e.name, e) for _, e, _ in inputs] + [(p.name, p) for _, p, _ in states]}
     g = Graph(graph.source, graph.text, graph.env,
               {**{n: v for n, v in graph.variables.items() if split_step(n) is None}, **step_vars},
-              graph.functions, step_values, {}, step_name(loss[0], (var, 0)) if loss[0] else graph.output_name)
+              graph.functions, step_values, {},
+              step_name(loss[0] if loss[0] else (states[0][0] if states else next(iter(here))), (var, 0)))
     cur = {b: step_values[step_name(b, (var, 0))] for b, _, _ in states}
     J = step_values[step_name(loss[0], (var, 0))] if loss[0] is not None else None
     return StepGraph(g, [State(b, p, cur[b], init) for b, p, init in states],

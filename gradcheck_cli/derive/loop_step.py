@@ -91,10 +91,12 @@ class StepGraph:
     extra: Expr | None = None  # the loss's terms outside the loop: lam/2 ‖W_hh‖², cross_entropy(y, softmax(W_hy h[T]))
     post_vars: dict[str, Expr] = field(default_factory=dict)  # state -> the variable h[T] that `extra` reads
     post_names: dict[int, str] = field(default_factory=dict)  # the file's names of values after the loop (p)
+    post_values: dict[str, Expr] = field(default_factory=dict)  # those values, reading the variables h[T]
     var: str = "t"
     start: int = 1
     length: str = "T"
     display: dict[str, str] = field(default_factory=dict)  # base name -> how text shows it (delta -> δ)
+    taken: set[str] = field(default_factory=set)  # every name of the file (its helpers too): no signal takes one
 
     def step_names(self) -> dict[int, str]:
         """The step's named values (node id -> `z[t]`)."""

@@ -257,7 +257,7 @@ def _all_nodes(step: StepGraph) -> list[Expr]:
 
 def _total_signals(step: StepGraph, nodes: dict[str, Expr], bw: Backward, taken: set[str]) -> dict[str, tuple[str, Expr]]:
     """A name `dh` for ∂L/∂h[t] of every state whose signal is ∂L/∂h[t-1] (CS231n's dnext_h)."""
-    used = taken | {n.split("[")[0] for n in (*step.graph.values, *step.graph.variables)}
+    used = taken | step.taken | {n.split("[")[0] for n in (*step.graph.values, *step.graph.variables)}
     out: dict[str, tuple[str, Expr]] = {}
     for s in step.states:
         if nodes[s.name] is s.prev and id(s.cur) in bw.cotangents:
@@ -270,7 +270,7 @@ def _total_signals(step: StepGraph, nodes: dict[str, Expr], bw: Backward, taken:
 
 
 def _signal_names(step: StepGraph, nodes: dict[str, Expr]) -> dict[str, str]:
-    taken = {n.split("[")[0] for n in (*step.graph.values, *step.graph.variables)}
+    taken = step.taken | {n.split("[")[0] for n in (*step.graph.values, *step.graph.variables)}
     out: dict[str, str] = {}
     for s in step.states:
         pre = nodes[s.name] is not s.cur
@@ -293,7 +293,9 @@ def _param_gradient(step, p, inner, final, express, ct) -> LoopGradient:  # type
             terms.append(Term(g_in, (None, step.start), T))
     else:
         g_last = scalars.tidy(express(final, ct(final, v), t))
-        if g_last is g_in:
+        if zero(g_in) and zero(g_last):
+            pass
+        elif g_last is g_in:
             terms.append(Term(g_in, (None, step.start), T))
         else:
             if not zero(g_in):

@@ -76,7 +76,7 @@ def _last_step_only(graph: Graph, num: str, den: str) -> Expr | None:
         return None
     try:
         frozen = _LastStep(graph.loop.file, graph.seed, den).run()
-        return _result(derive(frozen, [den], output=num))
+        return _result(derive(frozen, [den], output=num, unrolled=True))
     except GradcheckError:
         return None
 

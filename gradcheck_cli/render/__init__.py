@@ -10,11 +10,11 @@ from gradcheck_cli.derive.reverse import DISPLAY, Derivation
 
 def _no_loop(d: Derivation) -> None:
     """A loop file's derivation is printed in closed form (Σ_t, the δ recursion), never as T copies."""
-    if getattr(d.graph, "loop", None) is not None:
+    if getattr(d.graph, "loop", None) is not None and not isinstance(d, LoopDerivation):
         from gradcheck_cli.errors import UsageError
 
-        raise UsageError(f"derive of a loop file: {d.graph.source} has a `for` loop, and the closed form "
-                         "(Σ_t δ_t h_{t−1}ᵀ with the δ recursion) is not printed yet",
+        raise UsageError(f"derive of a loop file: the loss of {d.graph.source} is not Σ_t J[t], J[T] or a "
+                         "function of the last step (plus terms without a step), so derive cannot keep its loop",
                          None, "`gradcheck verify` checks its gradients and claims step by step")
 
 

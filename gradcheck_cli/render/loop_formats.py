@@ -46,7 +46,7 @@ def render_loop_text(d: LoopDerivation, form: str = "both", steps: bool = False)
         tail = f"   for {rng}" if rng else ""
         lines.append(f"  {'with ' if k == 0 else '     '} {lhs} = {rhs}{tail}")
     for r in d.recursions:
-        what = "what step t sends back" if r.node_name.endswith("[t-1]") else "the error signal of step t"
+        what = "what step t sends back" if r.node_name == f"{r.state}[t-1]" else "the error signal of step t"
         lines.append(f"        ({pr.signal(r, (s.var, 0))} = ∂{d.output}/∂{pr.of(r)}, {what})")
     lines.append("")
     if form in ("shape", "both"):

@@ -17,7 +17,7 @@ from gradcheck_cli.derive.loop_step import Index, index_text, localize, mover, s
 from gradcheck_cli.derive.loops import LoopDerivation, LoopGradient, Recursion, Term
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
-from gradcheck_cli.symbolic.printing import GREEK, Printer, latex_symbol
+from gradcheck_cli.symbolic.printing import GREEK, Printer, dim_dsl, latex_symbol
 from gradcheck_cli.symbolic.table import SUM
 
 STYLES = ("text", "latex", "dsl")
@@ -30,7 +30,7 @@ def step_symbol(name: str, shape: Any = None) -> str:
     if parts is None:
         return latex_symbol(name, shape)
     base, ix = parts
-    index = index_text(ix)
+    base, index = base.rstrip("_") or base, index_text(ix)
     head, _, tag = base.partition("_") if base.split("_")[0] in GREEK and "_" in base else (base, "", "")
     core = latex_symbol(head, shape)
     if tag:
@@ -59,7 +59,7 @@ def display_name(name: str, style: str) -> str:
     if parts is None:
         return name
     base, ix = parts
-    base = re.sub(r"^delta(?=_|$)", "δ", base)
+    base = re.sub(r"^delta(?=_|$)", "δ", base.rstrip("_") or base)  # delta_: the file's own delta is a helper
     return f"{base}[{index_text(ix).replace('-', '−')}]"
 
 
@@ -121,7 +121,13 @@ class LoopPrinter:
         return self.name(step_name(r.name, ix))
 
     def boundary(self, e: Expr) -> str:
-        return "0" if alg.is_zero(e) else self.expr(e)
+        """`δ[T+1] = 0` in text; `zeros(H)` in the DSL, which reads a bare 0 as a scalar."""
+        if not alg.is_zero(e):
+            return self.expr(e)
+        if self.style != "dsl":
+            return "0"
+        rows, cols = (dim_dsl(x) for x in e.shape)
+        return f"zeros({rows})" if cols == "1" else f"zeros({rows}, {cols})"
 
     def chain(self, state: str, factor: Expr) -> tuple[str, str, str]:
         """(numerator, denominator, product) of ∂h[T]/∂h[k]."""
@@ -146,18 +152,17 @@ class LoopPrinter:
             var_names = {id(x): display_name(x.name, self.style) for x in e.walk()
                          if self.style == "text" and x.op == "var" and x.name and split_step(x.name)}
             rows.append((self.name(n, e.shape), StepPrinter(self.style, {**var_names, **own}).top(e)))
-        post = {id(n): n for n in s.extra.walk()} if s.extra is not None else {}
-        for k, n in s.post_names.items():  # the file's values after the loop: p = softmax(W_hy h[T])
-            if k in post:
-                own = {i: v for i, v in self.names.items() if i != k}
-                rows.append((self.name(n, post[k].shape), StepPrinter(self.style, own).top(post[k])))
+        for n, e in s.post_values.items():  # the file's values after the loop: p = softmax(W_hy h[T])
+            own = {i: v for i, v in self.names.items() if i != id(e)}
+            rows.append((self.name(n, e.shape), StepPrinter(self.style, own).top(e)))
         return rows
 
     def of(self, r: Recursion) -> str:
         """What a signal is the cotangent of: `z[t]`, or the unnamed pre-activation in parentheses."""
         if split_step(r.node_name) is not None or r.of_expr is None:
             return self.name(r.node_name)
-        return self.expr(r.of_expr, atom=True)
+        inner = self.expr(r.of_expr)
+        return rf"\left({inner}\right)" if self.style == "latex" else f"({inner})"
 
 
 def all_exprs(d: LoopDerivation) -> list[Expr]:
@@ -204,16 +209,25 @@ def recursion_rows(d: LoopDerivation, style: str) -> list[tuple[str, str, str]]:
 
 
 def claims_dsl(d: LoopDerivation) -> str:
-    """The whole result as DSL lines to paste under the file's graph: helpers, then claims."""
+    """The whole result as DSL lines to paste under the file's graph: helpers, then claims.
+
+    Every signal's step lines go in ONE `for` block (the unrolled reading runs a block from its end
+    when it reads a later step, and the signals of an LSTM read each other), each line after the
+    lines of the same step it reads; a signal whose own range is longer gets its extra step as a
+    boundary line."""
     s = d.step
     assert s is not None
     pr = LoopPrinter(d, "dsl")
+    stop = min((r.stop for r in d.recursions), key=lambda ix: ix[1], default=(s.length, 0))
     lines: list[str] = []
-    for lhs, rhs, rng in recursion_rows(d, "dsl"):
-        if rng:
-            lines += [f"for {s.var} = {rng}:", f"  {lhs} = {rhs}"]
-        else:
-            lines.append(f"{lhs} = {rhs}")
+    for r in d.recursions:
+        lines += [f"{pr.signal(r, ix)} = {pr.boundary(e)}" for ix, e in r.boundary]
+        if r.stop != stop:
+            at_end = localize(r.body, {}, mover(s.var, r.stop))
+            lines.append(f"{pr.signal(r, r.stop)} = {pr.expr(at_end)}")
+    if d.recursions:
+        lines.append(f"for {s.var} = {s.start}..{index_text(stop)}:")
+        lines += [f"  {pr.signal(r, (s.var, 0))} = {pr.expr(r.body)}" for r in _same_step_order(d)]
     for g in d.loop_gradients:
         if g.every_step:  # a claim about one step stands for all: the first
             first = step_name(g.wrt.split("[")[0], (None, s.start))
@@ -222,6 +236,22 @@ def claims_dsl(d: LoopDerivation) -> str:
             continue
         lines.append(f"claim d{d.output}/d{g.wrt} = {pr.gradient(g)}")
     return "\n".join(lines) + "\n"
+
+
+def _same_step_order(d: LoopDerivation) -> list[Recursion]:
+    """The signals, each after the signals of the same step that its line reads (dh[t] before dc[t])."""
+    t = d.step.var if d.step is not None else "t"
+    reads = {r.name: {n.name.split("[")[0] for n in r.body.walk()
+                      if n.op == "var" and n.name and n.name.endswith(f"[{t}]")} for r in d.recursions}
+    out: list[Recursion] = []
+    todo = list(d.recursions)
+    while todo:
+        done = {r.name for r in out}
+        nxt = next((r for r in todo if reads[r.name] - {r.name} <= done | (reads[r.name] - {x.name for x in todo})),
+                   todo[0])
+        out.append(nxt)
+        todo.remove(nxt)
+    return out
 
 
 def gradient_rows(d: LoopDerivation, style: str) -> list[dict[str, Any]]:
