@@ -34,8 +34,7 @@ def _step_values(graph: Graph) -> list[str]:
     if body is not None:
         own = {s.name for s in body.body if getattr(s, "name", None)}
         return [n for n in graph.values if (p := split_step(n)) is not None and p[0] in own]
-    on_path = {id(n) for n in graph.output.walk()}
-    return [n for n, e in graph.values.items() if id(e) in on_path and e.op != "var"]
+    return [n for n, e in graph.values.items() if split_step(n) is not None and e.op != "var"]
 
 
 def _terms(e: Expr) -> list[Expr]:
