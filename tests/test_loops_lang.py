@@ -171,13 +171,13 @@ def test_recursion_depth_does_not_grow_with_T() -> None:
 
 
 @pytest.mark.parametrize("text,message,line,col", [
-    (RNN.replace("h[t-1]", "h[t-2]"), "unknown step h[t-2] (at t = 1: h[-1])", 9, 9),
+    (RNN.replace("h[t-1]", "h[t-2]"), "step h[t-2] is out of range (at t = 1: h[-1]): h has steps 0..0", 9, 12),
     (RNN.replace("s = u^T h[T]", "s = u^T h[T+1]"), "step h[T+1] is out of range: h has steps 0..4", 11, 9),
-    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2, T"), "the number of steps T has no size", 6, 20),
-    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2"), "unknown size T in a step", 6, 20),
+    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2, T"), "the number of steps T has no size", 6, 24),
+    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2"), "unknown size T in a step", 6, 24),
     (RNN.replace("s = u^T h[T]", "s = u^T h[t]"), "the loop variable t is used outside its loop", 11, 9),
     (RNN.replace("s = u^T h[T]", "s = u^T h"), "h is a sequence: name one of its steps", 11, 9),
-    (RNN.replace("W h[t-1] + U x[t]", "W h[t-1] + U^T x[t]"), "cannot add", 9, 10),
+    (RNN.replace("W h[t-1] + U x[t]", "W h[t-1] + U^T x[t]"), "cannot multiply U^T (D×H) by x[1]", 9, 21),
 ])
 def test_loop_errors_point_at_the_line_inside_the_loop(text: str, message: str, line: int, col: int) -> None:
     err = _error(text)
@@ -205,7 +205,7 @@ def test_cli_shape_error_in_a_loop_is_one_message_with_a_caret(tmp_path: Path, c
     r = cli("verify", bad)
     assert r.exit_code == 2
     out = r.output
-    assert "bad.grad:9:10" in out and "z[t] = W h[t-1] + U^T x[t] + b" in out and "^" in out
+    assert "bad.grad:9:21" in out and "z[t] = W h[t-1] + U^T x[t] + b" in out and "^" in out
     assert "Traceback" not in out
 
 
