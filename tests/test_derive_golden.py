@@ -177,7 +177,11 @@ def test_latex_goldens_compile(tmp_path: Path) -> None:
 
 EXAMPLES = ROOT / "examples"
 EXAMPLE_GOLDEN = GOLDEN / "examples"
-EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad"))
+# files with a `for` loop: `derive` prints them in closed form (branch loops-derive writes their goldens);
+# until then it refuses them, exit 2 (tests/test_examples.py)
+LOOP_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad")
+                    if re.search(r"^for \w+ = ", p.read_text(encoding="utf-8"), re.M))
+EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad") if p.stem not in LOOP_CASES)
 # what each example's comments promise, as derive's text must show it
 EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "batch": ("∂L/∂W = E Xᵀ", "∂L/∂b = sum(E, axis=1)"),  # the file's own E, matched
@@ -189,14 +193,8 @@ EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "lstm": ("∂s/∂c_prev = dc ∘ f", "∂s/∂Wc = dg vᵀ", "∂s/∂bc = dg", "∂s/∂u = h"),
     "mlp": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "= uᵀ diag(f′(z)) W"),
     "oneline": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "∂s/∂u = tanh(W x + b)"),
-    "rnn": ("∂s/∂W = delta3 h2ᵀ + delta2 h1ᵀ + delta1 h0ᵀ", "∂s/∂U = delta3 x3ᵀ + delta2 x2ᵀ + delta1 x1ᵀ"),
     "softmax_xent": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂b = δ", "∂J/∂x = Wᵀ δ", "= [pᵀ − yᵀ] · [W] = (pᵀ − yᵀ) W"),
     "two_layer": ("∂J/∂W1 = delta1 xᵀ", "∂J/∂W2 = delta2 hᵀ", "∂J/∂b2 = delta2", "∂J/∂b2 = pᵀ − yᵀ"),
-    # the Jacobian chain its comments promise, one diag(relu′(W_hh h_{t−1})) W_hh per step, and the
-    # last term of the BPTT sum ∂s/∂W_hh = Σ_t δ_t h_{t−1}ᵀ (δ_40 = relu′(W_hh h39): ∂s/∂h40 is 𝟏)
-    "flow_relu_rnn": ("∂s/∂W_hh = relu′(W_hh h39) h39ᵀ + ", "∂s/∂h0 = ∂s/∂h40 · ∂h40/∂h39 · ∂h39/∂h38 · ",
-                      "[diag(relu′(W_hh h39)) W_hh] · [diag(relu′(W_hh h38)) W_hh] · ",
-                      "· [diag(relu′(W_hh h1)) W_hh] · [diag(relu′(W_hh h0)) W_hh] = "),
     "window_ner": ("δ₁ = Wᵀ delta", "∂s/∂x1 = δ₁[0:d]", "∂s/∂x5 = δ₁[4d:5d]", "∂s/∂W = delta xᵀ"),
 }
 

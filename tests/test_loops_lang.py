@@ -234,3 +234,69 @@ def test_numbers_of_an_unrolled_loop_match_numpy() -> None:
     for k in range(1, 5):
         h = np.tanh(env["W"] @ h + env["U"] @ env[f"x[{k}]"] + env["b"])
     np.testing.assert_allclose(evaluate(g.output, Context(g, env)), env["u"].T @ h)
+
+
+# ---------------------------------------------------------------- --impl: a student's numpy BPTT
+
+IMPL = '''import numpy as np
+
+
+def rnn_forward_backward(x, y, h0, W_hh, W_xh, W_hy, b):
+    """x: (T, D), y: (T, C) one-hot rows, h0: (H,)."""
+    T = x.shape[0]
+    hs, ps, loss = {0: h0}, {}, 0.0
+    for t in range(1, T + 1):
+        hs[t] = np.tanh(W_hh @ hs[t - 1] + W_xh @ x[t - 1] + b)
+        e = np.exp(W_hy @ hs[t] - (W_hy @ hs[t]).max())
+        ps[t] = e / e.sum()
+        loss += -float(y[t - 1] @ np.log(ps[t]))
+    dW_hh, dW_xh, dW_hy, db = (np.zeros_like(a) for a in (W_hh, W_xh, W_hy, b))
+    dnext = np.zeros_like(h0)
+    for t in range(T, 0, -1):
+        dy = ps[t] - y[t - 1]
+        dW_hy += np.outer(dy, hs[t])
+        d = (W_hh.T @ dnext + W_hy.T @ dy) * (1 - hs[t] ** 2)
+        dW_hh += np.outer(d, hs[t - 1])
+        dW_xh += np.outer(d, x[t - 1])
+        db += d
+        dnext = d
+        LAST
+    return loss, {"W_hh": dW_hh, "W_xh": dW_xh, "W_hy": dW_hy, "b": db, H0: W_hh.T @ dnext}
+'''
+EXAMPLE_RNN = Path(__file__).resolve().parents[1] / "examples" / "rnn.grad"
+
+
+def _impl(tmp_path: Path, last: str = "pass", h0: str = '"h0"') -> str:
+    path = tmp_path / "student.py"
+    path.write_text(IMPL.replace("LAST", last).replace("H0", h0), encoding="utf-8")
+    return f"{path}:rnn_forward_backward"
+
+
+def _impl_checks(cli: Callable[..., Any], target: str) -> dict[str, Any]:
+    r = cli("verify", EXAMPLE_RNN, "--impl", target, "--format", "json")
+    return {c["name"]: c for c in json.loads(r.stdout)["checks"] if c["kind"] == "impl"}
+
+
+def test_impl_gets_sequences_as_T_by_D_arrays(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path))
+    assert set(checks) == {"impl rnn_forward_backward: value"} | {
+        f"impl rnn_forward_backward: grad {n}" for n in ("W_hh", "W_xh", "W_hy", "b", "h[0]")}
+    assert all(c["ok"] for c in checks.values()), checks
+
+
+def test_impl_accepts_h_0_for_the_initial_state(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path, h0='"h_0"'))
+    assert checks["impl rnn_forward_backward: grad h[0]"]["ok"]
+
+
+def test_impl_with_a_truncated_bptt_fails(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path, last="dnext = 0 * d"))  # forgets the recursion
+    bad = sorted(n.split("grad ")[-1] for n, c in checks.items() if not c["ok"])
+    assert bad == ["W_hh", "W_xh", "b", "h[0]"]
+
+
+def test_impl_without_the_state_gradient_names_it_as_the_function_does(tmp_path: Path,
+                                                                       cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path, h0='"h_start"'))
+    message = checks["impl rnn_forward_backward: grad h[0]"]["message"]
+    assert "no gradient for h0" in message and "(W_hh, W_xh, W_hy, b, h0)" in message
