@@ -154,7 +154,7 @@ WRONG: dict[str, list[tuple[str, str]]] = {
     ],
     "rnn_last": [
         ("claim dL/dW_xh = sum(delta[t] x[t]^T for t = 1..T)", "claim dL/dW_xh = sum(g[t] x[t]^T for t = 1..T)"),  # forgot tanh'
-        ("claim dL/dh[T] = W_hy^T (p - y)", "claim dL/dh[T] = W_hy^T (y - p)"),
+        ("claim dL/dW_hy = (p - y) h[T]^T", "claim dL/dW_hy = (p - y) h[T-1]^T"),
     ],
     "lstm_seq": [
         ("claim ds/dc[0] = fc[1]", "claim ds/dc[0] = dc[1]"),                   # forgot the forget gate
