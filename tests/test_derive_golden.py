@@ -177,6 +177,9 @@ def test_latex_goldens_compile(tmp_path: Path) -> None:
 
 EXAMPLES = ROOT / "examples"
 EXAMPLE_GOLDEN = GOLDEN / "examples"
+# files with a `for` loop are derived in closed form (derive/loops.py), like every other example
+LOOP_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad")
+                    if re.search(r"^for \w+ = ", p.read_text(encoding="utf-8"), re.M))
 EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad"))
 # what each example's comments promise, as derive's text must show it
 EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {

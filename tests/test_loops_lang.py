@@ -171,13 +171,13 @@ def test_recursion_depth_does_not_grow_with_T() -> None:
 
 
 @pytest.mark.parametrize("text,message,line,col", [
-    (RNN.replace("h[t-1]", "h[t-2]"), "unknown step h[t-2] (at t = 1: h[-1])", 9, 9),
+    (RNN.replace("h[t-1]", "h[t-2]"), "step h[t-2] is out of range (at t = 1: h[-1]): h has steps 0..0", 9, 12),
     (RNN.replace("s = u^T h[T]", "s = u^T h[T+1]"), "step h[T+1] is out of range: h has steps 0..4", 11, 9),
-    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2, T"), "the number of steps T has no size", 6, 20),
-    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2"), "unknown size T in a step", 6, 20),
+    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2, T"), "the number of steps T has no size", 6, 24),
+    (RNN.replace("dims H = 3, D = 2, T = 4", "dims H = 3, D = 2"), "unknown size T in a step", 6, 24),
     (RNN.replace("s = u^T h[T]", "s = u^T h[t]"), "the loop variable t is used outside its loop", 11, 9),
     (RNN.replace("s = u^T h[T]", "s = u^T h"), "h is a sequence: name one of its steps", 11, 9),
-    (RNN.replace("W h[t-1] + U x[t]", "W h[t-1] + U^T x[t]"), "cannot add", 9, 10),
+    (RNN.replace("W h[t-1] + U x[t]", "W h[t-1] + U^T x[t]"), "cannot multiply U^T (D×H) by x[1]", 9, 21),
 ])
 def test_loop_errors_point_at_the_line_inside_the_loop(text: str, message: str, line: int, col: int) -> None:
     err = _error(text)
@@ -205,7 +205,7 @@ def test_cli_shape_error_in_a_loop_is_one_message_with_a_caret(tmp_path: Path, c
     r = cli("verify", bad)
     assert r.exit_code == 2
     out = r.output
-    assert "bad.grad:9:10" in out and "z[t] = W h[t-1] + U^T x[t] + b" in out and "^" in out
+    assert "bad.grad:9:21" in out and "z[t] = W h[t-1] + U^T x[t] + b" in out and "^" in out
     assert "Traceback" not in out
 
 
@@ -234,3 +234,69 @@ def test_numbers_of_an_unrolled_loop_match_numpy() -> None:
     for k in range(1, 5):
         h = np.tanh(env["W"] @ h + env["U"] @ env[f"x[{k}]"] + env["b"])
     np.testing.assert_allclose(evaluate(g.output, Context(g, env)), env["u"].T @ h)
+
+
+# ---------------------------------------------------------------- --impl: a student's numpy BPTT
+
+IMPL = '''import numpy as np
+
+
+def rnn_forward_backward(x, y, h0, W_hh, W_xh, W_hy, b):
+    """x: (T, D), y: (T, C) one-hot rows, h0: (H,)."""
+    T = x.shape[0]
+    hs, ps, loss = {0: h0}, {}, 0.0
+    for t in range(1, T + 1):
+        hs[t] = np.tanh(W_hh @ hs[t - 1] + W_xh @ x[t - 1] + b)
+        e = np.exp(W_hy @ hs[t] - (W_hy @ hs[t]).max())
+        ps[t] = e / e.sum()
+        loss += -float(y[t - 1] @ np.log(ps[t]))
+    dW_hh, dW_xh, dW_hy, db = (np.zeros_like(a) for a in (W_hh, W_xh, W_hy, b))
+    dnext = np.zeros_like(h0)
+    for t in range(T, 0, -1):
+        dy = ps[t] - y[t - 1]
+        dW_hy += np.outer(dy, hs[t])
+        d = (W_hh.T @ dnext + W_hy.T @ dy) * (1 - hs[t] ** 2)
+        dW_hh += np.outer(d, hs[t - 1])
+        dW_xh += np.outer(d, x[t - 1])
+        db += d
+        dnext = d
+        LAST
+    return loss, {"W_hh": dW_hh, "W_xh": dW_xh, "W_hy": dW_hy, "b": db, H0: W_hh.T @ dnext}
+'''
+EXAMPLE_RNN = Path(__file__).resolve().parents[1] / "examples" / "rnn.grad"
+
+
+def _impl(tmp_path: Path, last: str = "pass", h0: str = '"h0"') -> str:
+    path = tmp_path / "student.py"
+    path.write_text(IMPL.replace("LAST", last).replace("H0", h0), encoding="utf-8")
+    return f"{path}:rnn_forward_backward"
+
+
+def _impl_checks(cli: Callable[..., Any], target: str) -> dict[str, Any]:
+    r = cli("verify", EXAMPLE_RNN, "--impl", target, "--format", "json")
+    return {c["name"]: c for c in json.loads(r.stdout)["checks"] if c["kind"] == "impl"}
+
+
+def test_impl_gets_sequences_as_T_by_D_arrays(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path))
+    assert set(checks) == {"impl rnn_forward_backward: value"} | {
+        f"impl rnn_forward_backward: grad {n}" for n in ("W_hh", "W_xh", "W_hy", "b", "h[0]")}
+    assert all(c["ok"] for c in checks.values()), checks
+
+
+def test_impl_accepts_h_0_for_the_initial_state(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path, h0='"h_0"'))
+    assert checks["impl rnn_forward_backward: grad h[0]"]["ok"]
+
+
+def test_impl_with_a_truncated_bptt_fails(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path, last="dnext = 0 * d"))  # forgets the recursion
+    bad = sorted(n.split("grad ")[-1] for n, c in checks.items() if not c["ok"])
+    assert bad == ["W_hh", "W_xh", "b", "h[0]"]
+
+
+def test_impl_without_the_state_gradient_names_it_as_the_function_does(tmp_path: Path,
+                                                                       cli: Callable[..., Any]) -> None:
+    checks = _impl_checks(cli, _impl(tmp_path, h0='"h_start"'))
+    message = checks["impl rnn_forward_backward: grad h[0]"]["message"]
+    assert "no gradient for h0" in message and "(W_hh, W_xh, W_hy, b, h0)" in message

@@ -36,7 +36,7 @@ def bptt_mistakes(graph: Graph, num: str, den: str, right: Expr | None) -> list[
     """(label, wrong gradient) of ∂num/∂den for a loop file; [] for a file without a loop."""
     if graph.loop is None or right is None:
         return []
-    out: list[tuple[str, Expr]] = []
+    out = _forward_recursions(graph, num, den)  # first: the file's own slip names the root cause
     with using(graph.env):
         last = _last_step_only(graph, num, den)
         if last is not None:
@@ -45,7 +45,6 @@ def bptt_mistakes(graph: Graph, num: str, den: str, right: Expr | None) -> list[
         if shifted is not None:
             out.append((SHIFTED, shifted))
         out.extend(_without_transpose(graph, right))
-    out.extend(_forward_recursions(graph, num, den))
     return out
 
 

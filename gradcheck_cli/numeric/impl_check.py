@@ -19,7 +19,7 @@ from gradcheck_cli.errors import GradcheckError, UsageError
 from gradcheck_cli.lang.graph import Graph
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Function, evaluate
-from gradcheck_cli.numeric.impl_steps import pack, pack_spec, unpack_grads
+from gradcheck_cli.numeric.impl_steps import argument_name, pack, pack_spec, unpack_grads
 from gradcheck_cli.numeric.result import Check
 from gradcheck_cli.shapes import is_scalar, shape_str
 
@@ -140,7 +140,8 @@ def _grad_check(graph: Graph, name: str, func: str, points: list[Any], calls: li
     note = f"the implementation returned {low}: checked to {rtol:.0e}".replace("e-0", "e-") if low else ""
     for pt, call in zip(points, calls):
         if name not in call.grads:
-            missing = f"no gradient for {name}: grads must have an entry for every parameter ({', '.join(graph.params())})"
+            arg, params = argument_name(graph, name), dict.fromkeys(argument_name(graph, p) for p in graph.params())
+            missing = f"no gradient for {arg}: grads must have an entry for every parameter ({', '.join(params)})"
             return Check(name=label, ok=False, status="fail", message=missing, wrt=name, **base)
         g = np.asarray(call.grads[name], dtype=float)
         ok_shapes = {shape}

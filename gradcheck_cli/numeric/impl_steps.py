@@ -68,3 +68,11 @@ def unpack_grads(graph: Graph, grads: dict[str, Any]) -> dict[str, Any]:
         for (k, name), row in zip(sorted(members), g):
             out[name] = row
     return out
+
+
+def argument_name(graph: Graph, name: str) -> str:
+    """What the student's function calls a variable: `h0` for h[0], `x` for a step x[t] of a sequence."""
+    groups, singles = _groups(graph)
+    if name in singles:
+        return singles[name]
+    return next((base for base, members in groups.items() if any(n == name for _, n in members)), name)
