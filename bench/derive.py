@@ -3,6 +3,7 @@
     python bench/derive.py            # the whole table, ~1–2 minutes
     python bench/derive.py --quick    # L ≤ 4 only
     python bench/derive.py --render-only    # derive + render and JSON size only (issue 11), ~5 s
+    python bench/derive_loops.py            # section 4 alone: loops over time at T = 3 … 1000 (issue 10)
 
 Issue 3 asks, in one run, for the seed s = uᵀ tanh(Wx + b) and an L-layer
 tanh MLP (L = 1, 2, 4, 16, 64; x : m, W1 : n×m, Wₗ : n×n, s = uᵀ h_L):
@@ -428,6 +429,9 @@ def main() -> None:
               f" ({'about linear' if ratio < 3 else 'super-linear'}: {ratio:.1f} × linear)")
 
     print_render_table(cases, ours)
+    from derive_loops import print_loop_table  # bench/: section 4, loops over time
+
+    print_loop_table()
     if args.render_only:
         return
 

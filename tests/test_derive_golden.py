@@ -177,6 +177,9 @@ def test_latex_goldens_compile(tmp_path: Path) -> None:
 
 EXAMPLES = ROOT / "examples"
 EXAMPLE_GOLDEN = GOLDEN / "examples"
+# files with a `for` loop are derived in closed form (derive/loops.py), like every other example
+LOOP_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad")
+                    if re.search(r"^for \w+ = ", p.read_text(encoding="utf-8"), re.M))
 EXAMPLE_CASES = sorted(p.stem for p in EXAMPLES.glob("*.grad"))
 # what each example's comments promise, as derive's text must show it
 EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
@@ -189,14 +192,23 @@ EXAMPLE_IDENTITIES: dict[str, tuple[str, ...]] = {
     "lstm": ("∂s/∂c_prev = dc ∘ f", "∂s/∂Wc = dg vᵀ", "∂s/∂bc = dg", "∂s/∂u = h"),
     "mlp": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "= uᵀ diag(f′(z)) W"),
     "oneline": ("∂s/∂W = delta xᵀ", "∂s/∂b = delta", "∂s/∂x = Wᵀ delta", "∂s/∂u = tanh(W x + b)"),
-    "rnn": ("∂s/∂W = delta3 h2ᵀ + delta2 h1ᵀ + delta1 h0ᵀ", "∂s/∂U = delta3 x3ᵀ + delta2 x2ᵀ + delta1 x1ᵀ"),
+    # issue 10: derive keeps the loop (one generic step; Σ_t and the δ recursion, never T copies)
+    "rnn": ("δ[t] = (W_hyᵀ (p[t] − y[t]) + W_hhᵀ δ[t+1]) ∘ (1 − h[t]²)   for t = T, …, 1", "δ[T+1] = 0",
+            "∂L/∂W_hh = Σ_t δ[t] h[t−1]ᵀ", "∂L/∂W_xh = Σ_t δ[t] x[t]ᵀ", "∂L/∂W_hy = Σ_t (p[t] − y[t]) h[t]ᵀ",
+            "∂L/∂b = Σ_t δ[t]", "∂L/∂h[0] = W_hhᵀ δ[1]", "∂h[T]/∂h[k] = ∏_{t=k+1}^{T} diag(1 − h[t]²) W_hh"),
+    "rnn_last": ("δ[T] = (W_hyᵀ (p − y)) ∘ (1 − h[T]²)", "δ[t] = (W_hhᵀ δ[t+1]) ∘ (1 − h[t]²)   for t = T−1, …, 1",
+                 "∂L/∂W_hh = Σ_t δ[t] h[t−1]ᵀ", "∂L/∂W_hy = (p − y) h[T]ᵀ", "∂L/∂h[0] = W_hhᵀ δ[1]"),
+    "lstm_seq": ("dh[T] = u", "dh[t] = δ_h[t+1]   for t = T−1, …, 1", "δ_c[t] = dc[t] ∘ f[t]   for t = T, …, 1",
+                 "dc[t] = dh[t] ∘ o[t] ∘ (1 − tanh²(c[t])) + δ_c[t+1]", "∂s/∂Wf = Σ_t (dc[t] ∘ c[t−1] ∘ f[t] ∘ (1 − f[t])) v[t]ᵀ",
+                 "∂s/∂c[0] = δ_c[1]"),
+    "gru_seq": ("dh[T] = u", "∂s/∂W_z = Σ_t (dh[t] ∘ (hh[t] − h[t−1]) ∘ z[t] ∘ (1 − z[t])) x[t]ᵀ", "∂s/∂h[0] = δ_h[1]"),
     "softmax_xent": ("δ = p − y", "∂J/∂W = δ xᵀ", "∂J/∂b = δ", "∂J/∂x = Wᵀ δ", "= [pᵀ − yᵀ] · [W] = (pᵀ − yᵀ) W"),
     "two_layer": ("∂J/∂W1 = delta1 xᵀ", "∂J/∂W2 = delta2 hᵀ", "∂J/∂b2 = delta2", "∂J/∂b2 = pᵀ − yᵀ"),
     # the Jacobian chain its comments promise, one diag(relu′(W_hh h_{t−1})) W_hh per step, and the
     # last term of the BPTT sum ∂s/∂W_hh = Σ_t δ_t h_{t−1}ᵀ (δ_40 = relu′(W_hh h39): ∂s/∂h40 is 𝟏)
-    "flow_relu_rnn": ("∂s/∂W_hh = relu′(W_hh h39) h39ᵀ + ", "∂s/∂h0 = ∂s/∂h40 · ∂h40/∂h39 · ∂h39/∂h38 · ",
-                      "[diag(relu′(W_hh h39)) W_hh] · [diag(relu′(W_hh h38)) W_hh] · ",
-                      "· [diag(relu′(W_hh h1)) W_hh] · [diag(relu′(W_hh h0)) W_hh] = "),
+    # the notes' ReLU RNN: the δ recursion through diag(relu′(W_hh h_{t−1})) W_hh, one factor per step
+    "flow_relu_rnn": ("δ[t] = (W_hhᵀ δ[t+1]) ∘ relu′(W_hh h[t−1])   for t = T−1, …, 1", "∂s/∂W_hh = Σ_t δ[t] h[t−1]ᵀ",
+                      "∂s/∂h[0] = W_hhᵀ δ[1]", "∂h[T]/∂h[k] = ∏_{t=k+1}^{T} diag(relu′(W_hh h[t−1])) W_hh"),
     "window_ner": ("δ₁ = Wᵀ delta", "∂s/∂x1 = δ₁[0:d]", "∂s/∂x5 = δ₁[4d:5d]", "∂s/∂W = delta xᵀ"),
 }
 

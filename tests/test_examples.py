@@ -25,6 +25,11 @@ IDS = [str(p.relative_to(EXAMPLES_DIR)) for p in EXAMPLES]
 # (a homework handout has TODO claims and a submission may be wrong on purpose)
 TOP = sorted(EXAMPLES_DIR.glob("*.grad"))
 TOP_IDS = [p.name for p in TOP]
+# files with a `for` loop: `gradcheck derive` prints them in closed form (one generic step, tested below)
+# and `verify` checks them unrolled
+LOOPS = [p for p in EXAMPLES if load(str(p)).loop is not None]
+DERIVED = [p for p in EXAMPLES if p not in LOOPS]
+DERIVED_IDS = [str(p.relative_to(EXAMPLES_DIR)) for p in DERIVED]
 LECTURE = ["mlp", "oneline", "softmax_xent", "window_ner", "two_layer", "batch", "rnn", "lstm", "batchnorm"]
 
 
@@ -66,7 +71,23 @@ def test_graph_shows_example(path: Path, fmt: str, cli: Callable[..., Any]) -> N
         assert r.stdout.startswith("flowchart")
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+def test_the_sequence_examples_are_loops() -> None:
+    assert {p.stem for p in LOOPS} == {"rnn", "rnn_last", "lstm_seq", "gru_seq", "flow_relu_rnn"}
+
+
+@pytest.mark.parametrize("path", LOOPS, ids=[p.name for p in LOOPS])
+def test_derive_of_a_loop_example_keeps_the_loop(path: Path, cli: Callable[..., Any]) -> None:
+    r = cli("derive", path)
+    assert r.exit_code == 0, r.output
+    assert "back-propagation through time, derived on one generic step" in r.stdout
+    graph = load(str(path))
+    for name in graph.params():
+        if "[" not in name or name.endswith("[0]"):  # shared parameters and initial states: one line each
+            assert f"∂{graph.output_name}/∂{name}" in r.stdout, name
+    assert "[1]" not in r.stdout.replace("δ[1]", "").replace("_h[1]", "").replace("_c[1]", ""), "no unrolled step"
+
+
+@pytest.mark.parametrize("path", DERIVED, ids=DERIVED_IDS)
 def test_derive_example(path: Path, cli: Callable[..., Any]) -> None:
     r = cli("derive", path)
     assert r.exit_code == 0, r.output
@@ -75,7 +96,7 @@ def test_derive_example(path: Path, cli: Callable[..., Any]) -> None:
         assert f"∂{graph.output_name}/∂{name}" in r.stdout, name
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", DERIVED, ids=DERIVED_IDS)
 def test_derive_json_lists_every_parameter(path: Path, cli: Callable[..., Any]) -> None:
     r = cli("derive", path, "--format", "json")
     assert r.exit_code == 0, r.output
@@ -133,8 +154,21 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("claim dL/dW = E X^T", "claim dL/dW = (H - T) X^T / B"),              # forgot tanh'
     ],
     "rnn": [
-        ("claim ds/dW = delta3 h2^T + delta2 h1^T + delta1 h0^T", "claim ds/dW = delta3 h2^T"),  # only the last step
-        ("claim ds/dh0 = W^T delta1", "claim ds/dh0 = W delta1"),
+        ("claim dL/dW_hh = sum(delta[t] h[t-1]^T for t = 1..T)", "claim dL/dW_hh = delta[T] h[T-1]^T"),  # only the last step
+        ("claim dL/dh[0] = W_hh^T delta[1]", "claim dL/dh[0] = W_hh delta[1]"),
+        ("claim dL/dW_hy = Σ_t (p[t] - y[t]) h[t]^T", "claim dL/dW_hy = Σ_t (p[t] - y[t]) h[t-1]^T"),
+    ],
+    "rnn_last": [
+        ("claim dL/dW_xh = sum(delta[t] x[t]^T for t = 1..T)", "claim dL/dW_xh = sum(g[t] x[t]^T for t = 1..T)"),  # forgot tanh'
+        ("claim dL/dW_hy = (p - y) h[T]^T", "claim dL/dW_hy = (p - y) h[T-1]^T"),
+    ],
+    "lstm_seq": [
+        ("claim ds/dc[0] = fc[1]", "claim ds/dc[0] = dc[1]"),                   # forgot the forget gate
+        ("claim ds/dWf = sum(df[t] v[t]^T for t = 1..T)", "claim ds/dWf = df[T] v[T]^T"),
+    ],
+    "gru_seq": [
+        ("claim ds/dU_h = sum(a[t] (r[t] * h[t-1])^T for t = 1..T)", "claim ds/dU_h = sum(a[t] h[t-1]^T for t = 1..T)"),  # forgot r
+        ("claim ds/dh[0] = dh[0]", "claim ds/dh[0] = dh[1]"),
     ],
     "lstm": [
         ("claim ds/dc_prev = dc * f", "claim ds/dc_prev = dc"),           # forgot the forget gate

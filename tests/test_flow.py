@@ -220,10 +220,10 @@ def test_relu_rnn_explodes_with_the_recurrent_matrix_scaled_by_3(cli: Callable[.
     assert d["kind"] == "time" and d["series"] == "h" and d["scale"] == {"W_hh": 3.0}
     assert [m["name"] for m in d["recurrent"]] == ["W_hh"]
     assert d["recurrent"][0]["spectral_radius"] > 1
-    assert d["jacobian"]["slope"] > 0 and d["jacobian"]["last"] == "h40" and d["jacobian"]["span"] == 40
+    assert d["jacobian"]["slope"] > 0 and d["jacobian"]["last"] == "h[40]" and d["jacobian"]["span"] == 40
     assert [v["kind"] for v in d["verdicts"]] == ["exploding"]
     norms = [l["norm"] for l in d["layers"]]
-    assert [l["name"] for l in d["layers"]] == [f"h{k}" for k in range(41)]
+    assert [l["name"] for l in d["layers"]] == [f"h[{k}]" for k in range(41)]
     assert norms[0] > 1e6 * norms[-1]  # the gradient reaching h0 is huge
     r = cli("flow", RELU_RNN, "--scale", "W_hh=3", "--fail-on", "exploding")
     assert r.exit_code == 1, r.output
@@ -249,7 +249,7 @@ def test_scaling_multiplies_the_sampled_matrix() -> None:
     scaled = _contexts(graph, FlowOptions(points=2, scales={"W_hh": 3.0}), {})
     for b, s in zip(base, scaled):
         np.testing.assert_allclose(s.values["W_hh"], 3 * b.values["W_hh"])
-        np.testing.assert_array_equal(s.values["h0"], b.values["h0"])
+        np.testing.assert_array_equal(s.values["h[0]"], b.values["h[0]"])
 
 
 def test_recurrent_matrix_spectral_radius_scales_with_it() -> None:
@@ -424,7 +424,7 @@ def test_svg_is_a_real_plot(tmp_path: Path, cli: Callable[..., Any]) -> None:
     root = ET.parse(out).getroot()
     assert root.tag == f"{SVG}svg" and float(root.get("width", 0)) > 0
     bars = [e for e in root.iter(f"{SVG}rect") if e.find(f"{SVG}title") is not None]
-    assert [b.find(f"{SVG}title").text.split(":")[0] for b in bars] == [f"h{k}" for k in range(41)]
+    assert [b.find(f"{SVG}title").text.split(":")[0] for b in bars] == [f"h[{k}]" for k in range(41)]
     heights = [float(b.get("height")) for b in bars]
     assert heights[0] > heights[20] > heights[40] > 0  # taller where the gradient is larger
     dots = list(root.iter(f"{SVG}circle"))

@@ -56,9 +56,11 @@ from gradcheck_cli.numeric.verify import sample_points as verify_points
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
-# flow_relu_rnn.grad unrolls 40 steps by hand for `gradcheck flow`: its mutants (every site of a
-# 40-step BPTT sum) take minutes; the BPTT mistakes are grown on loops when the language has them
-LONG_UNROLLED = ("flow_relu_rnn",)
+# Files with a `for` loop (rnn, rnn_last, lstm_seq, gru_seq, flow_relu_rnn): their derived gradients
+# are T unrolled copies, whose mutants (every site of a T-step BPTT sum) take minutes and are not what
+# a student writes; the BPTT mistakes are grown on their claims in tests/test_bptt_mistakes.py.
+LONG_UNROLLED = tuple(sorted(p.stem for p in (ROOT / "examples").glob("*.grad")
+                             if re.search(r"^for \w+ = ", p.read_text(encoding="utf-8"), re.M)))
 PATHS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.grad") if p.stem not in LONG_UNROLLED) + \
     sorted(str(p.relative_to(ROOT)) for p in (TESTS / "golden").glob("*.grad"))
 SEEDS = (0, 1, 2)

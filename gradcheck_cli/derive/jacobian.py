@@ -52,6 +52,11 @@ def _accumulate(root: Expr, var: Expr) -> Expr | None:
     return J.get(id(root))
 
 
+def forward_jacobian(root: Expr, var: Expr) -> Expr | None:
+    """∂root/∂var (both vectors) in Jacobian form, by forward accumulation; None if it is no matrix."""
+    return _accumulate(root, var)
+
+
 _POISON = object()  # a matrix-valued node or an op without a Jacobian rule: no matrix Jacobian below it
 
 

@@ -150,10 +150,22 @@ class Derivation:
 # must not import them.
 DISPLAY: dict[str, Any] = {}
 
+# The closed form of a loop file (derive/loop_build.py files it here from gradcheck_cli.derive's
+# __init__: it builds on this module, which must not import it).
+CLOSED_FORM: list[Any] = []
+
 
 @deep
-def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None) -> Derivation:
-    """Derive ∂output/∂v for each requested (default: every non-data) variable."""
+def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None, unrolled: bool = False) -> Derivation:
+    """Derive ∂output/∂v for each requested (default: every non-data) variable.
+
+    A loop file (graph.loop set) is derived in closed form on one generic step (derive/loops.py),
+    unless `unrolled`: verify's numbers come from the ordinary derive of the unrolled graph."""
+    if not unrolled and getattr(graph, "loop", None) is not None and output in (None, graph.output_name):
+        for closed_form in CLOSED_FORM:
+            d = closed_form(graph, wrt)
+            if d is not None:
+                return d
     out_name = output or graph.output_name
     root = graph.values[out_name]
     names = wrt or graph.params()

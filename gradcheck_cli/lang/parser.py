@@ -6,17 +6,18 @@ to `eval`, `exec`, `sympify` or `parse_expr`.
 
 from __future__ import annotations
 
-import math
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from gradcheck_cli.errors import GradcheckError, ParseError, Span
 from gradcheck_cli.lang import ast
+from gradcheck_cli.lang.blocks import attach_loops
+from gradcheck_cli.lang.to_ast import ToAst, claim_head, token_span
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -29,8 +30,8 @@ _WORDS = {
     "POWERED": "a call like tanh²(z)", "NORM_BAR": "‖", "NORM_BAR_F": "‖_F", "ABS_BAR": "|",
     "TIGHT_LSQB": "'['", "SCALED_DIM": "a whole number",
 }
-_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*\s*/\s*"
-                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*")  # the grammar's DERIV
+_DERIV_PATTERN = (r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*(?:\[[^\]\n]*\])?\s*/\s*"
+                  r"[d∂]\s*[A-Za-z_\u0370-\u03FF][A-Za-z_0-9\u0370-\u03FF\u2080-\u2089]*(?:\[[^\]\n]*\])?")  # the grammar's DERIV
 _EXPR_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PRIMED", "POWERED", "ONES", "NORM_BAR", "ABS_BAR"}
 
 
@@ -73,7 +74,7 @@ def parse_file(text: str, source: str = "<stdin>") -> ast.File:
         raise min(errors, key=lambda e: e.span.start if e.span is not None else -1)
     if claims:
         statements = sorted(statements + claims, key=lambda n: n.span.start)
-    return ast.File(tuple(statements), source, text)
+    return ast.File(tuple(attach_loops(statements, text, source)), source, text)
 
 
 def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
@@ -93,7 +94,7 @@ def _parse_rest(parsed: str, text: str, source: str) -> list[Any]:
             parsed = parsed[:start] + " " * (end - start) + parsed[end:]
     _check_depth(tree, source)
     try:
-        stmts = _ToAst(source).transform(tree)
+        stmts = ToAst(source).transform(tree)
     except UnexpectedInput as e:
         raise _convert(e, text, source) from None
     except VisitError as e:
@@ -140,7 +141,7 @@ def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> 
     try:
         tree = _lark().parse(line)
         _check_depth(tree, source, start, line_no - 1)
-        (claim,) = _ToAst(source, start, line_no - 1).transform(tree).children
+        (claim,) = ToAst(source, start, line_no - 1).transform(tree).children
         return claim  # type: ignore[no-any-return]
     except UnexpectedInput as e:
         err = _convert(e, line, source)
@@ -157,7 +158,6 @@ def _parse_claim(text: str, start: int, end: int, line_no: int, source: str) -> 
     if claim is None:
         raise err from None
     return claim
-
 
 # Every later stage (lowering, derive, the printers, numpy evaluation) walks an
 # expression recursively; 256 levels of the parse tree (about 128 nested calls or a
@@ -196,21 +196,17 @@ def _broken_claim(err: ParseError, text: str, source: str, line_no: int | None =
     head = _CLAIM_HEAD.match(line)
     if head is None or err.span.start < start + head.end(0):
         return None  # not a claim, or its head (`claim ds/dW =`) is what is broken
-    num, den = (_ident(part.strip()[1:].strip()) for part in head.group(1).split("/", 1))
+    (num, num_index), (den, den_index) = claim_head(head.group(1), err.span)
     line_no = line_no or text.count("\n", 0, start) + 1
     code = line.split("#", 1)[0].rstrip()
     span = Span(start, start + len(code), line_no, 1, source)
     hstart = start + head.start(1)
     head_span = Span(hstart, start + head.end(1), line_no, head.start(1) + 1, source)
-    return ast.Claim(span, num, den, None, head_span, error=err)
+    return ast.Claim(span, num, den, None, head_span, error=err, num_index=num_index, den_index=den_index)
 
 
 def _span(meta: Any, source: str) -> Span:
     return Span(meta.start_pos, meta.end_pos, meta.line, meta.column, source)
-
-
-def _tspan(tok: Token, source: str) -> Span:
-    return Span(tok.start_pos or 0, tok.end_pos or 0, tok.line or 1, tok.column or 1, source)
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -261,7 +257,7 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
             if "RSQB" in expected and not expected & _EXPR_START:
                 return ParseError("unclosed '[': the line ended before its ']'", span)
             return ParseError(f"the line ended unexpectedly: expected {_describe_expected(expected)}", span)
-        span = _tspan(tok, source)
+        span = token_span(tok, source)
         hint = None
         if tok.type == "RPAR":
             hint = "is there a ')' too many?"
@@ -274,238 +270,3 @@ def _convert(e: UnexpectedInput, text: str, source: str) -> ParseError:
         return ParseError("the file ended unexpectedly", Span(len(text), len(text), line, col, source))
     return ParseError(str(e), Span(0, 0, line, col, source))
 
-
-_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-
-
-def _ident(tok: Any) -> str:
-    """A name as the graph knows it: δ₂ (as derive prints it) is δ2, W₁ is W1; ′ is '."""
-    return str(tok).translate(_SUBSCRIPTS).replace("′", "'").replace("″", "''")
-
-
-def _number(text: str) -> float:
-    return float(text)
-
-
-# Sizes are Python ints used by numpy; 18 digits is past any array a machine holds,
-# and keeps int() of the token linear (Python refuses > 4300 digits anyway).
-_MAX_SIZE_DIGITS = 18
-
-
-def _size(tok: Token, span: Span) -> int:
-    text = str(tok)
-    if len(text.lstrip("0")) > _MAX_SIZE_DIGITS:
-        raise ParseError(f"the size {_cut(text)} ({len(text):,} digits) is too large", span,
-                         f"sizes have at most {_MAX_SIZE_DIGITS} digits")
-    return int(text)
-
-
-def _literal(tok: Token, span: Span) -> float:
-    """A number literal's float64 value; one that float64 cannot hold is an error at the token."""
-    value = float(str(tok))  # linear in the token's length (a 100,000-digit decimal is fine)
-    if not math.isfinite(value):
-        raise ParseError(f"the number {_cut(str(tok))} is too large for float64 (at most about 1.8e308)",
-                         span)
-    return value
-
-
-def _cut(text: str, keep: int = 24) -> str:
-    """A long token shortened for a message: `99999…999 (5,000 characters)`."""
-    return text if len(text) <= keep else f"{text[:keep // 2]}…{text[-keep // 2:]}"
-
-
-@v_args(meta=True)
-class _ToAst(Transformer):  # type: ignore[type-arg]
-    def __init__(self, source: str, offset: int = 0, line0: int = 0):
-        super().__init__()
-        self.src = source
-        self.offset, self.line0 = offset, line0  # where the parsed text starts in the file (a claim line)
-
-    def sp(self, meta: Any) -> Span:
-        return Span(meta.start_pos + self.offset, meta.end_pos + self.offset, meta.line + self.line0, meta.column,
-                    self.src)
-
-    def tsp(self, tok: Token) -> Span:
-        return Span((tok.start_pos or 0) + self.offset, (tok.end_pos or 0) + self.offset,
-                    (tok.line or 1) + self.line0, tok.column or 1, self.src)
-
-    # statements --------------------------------------------------------------
-    def dims(self, meta: Any, items: list[Any]) -> ast.Dims:
-        return ast.Dims(self.sp(meta), tuple(items))
-
-    def dim_item(self, meta: Any, ch: list[Any]) -> ast.DimItem:
-        return ast.DimItem(self.sp(meta), str(ch[0]), _size(ch[1], self.tsp(ch[1])) if ch[1] is not None else None)
-
-    def decl(self, meta: Any, ch: list[Any]) -> ast.Decl:
-        names = [c for c in ch if isinstance(c, Token) and c.type == "NAME"]
-        kind, dims = next(c for c in ch if isinstance(c, tuple))
-        quals = tuple(str(c) for c in ch if isinstance(c, str) and not isinstance(c, Token))
-        return ast.Decl(self.sp(meta), tuple(str(n) for n in names), tuple(self.tsp(n) for n in names),
-                        kind, dims, quals)
-
-    def qualifier(self, meta: Any, ch: list[Any]) -> str:
-        return str(ch[0])
-
-    def t_scalar(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        return ("scalar", ())
-
-    def t_function(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        return ("function", ())
-
-    def t_onehot(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        return ("onehot", (ch[0],))
-
-    def t_onehot_cols(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        """`Y : onehot(C) x N`: C x N, each column one-hot."""
-        return ("onehot", (ch[0], ch[2]))
-
-    def t_onehot_rows(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        """`Y : N x onehot(C)`: N x C, each row one-hot (CS231n's labels of a batch of rows)."""
-        return ("onehot_rows", (ch[0], ch[2]))
-
-    def t_shape(self, meta: Any, ch: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        dims = tuple(c for c in ch if isinstance(c, ast.Node))
-        return ("shape", dims)
-
-    def dim_add(self, meta: Any, ch: list[Any]) -> ast.DimAdd:
-        return ast.DimAdd(self.sp(meta), ch[0], ch[1])
-
-    def dim_scaled(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
-        return ast.DimScaled(self.sp(meta), _size(ch[0], self.tsp(ch[0])), ch[1])
-
-    def dim_juxt(self, meta: Any, ch: list[Any]) -> ast.DimScaled:
-        """`5d` in a shape is 5*d, as in an expression."""
-        tok = str(ch[0])
-        k = len(tok) - len(tok.lstrip("0123456789"))
-        name = ast.DimName(self.sp(meta), tok[k:])
-        return ast.DimScaled(self.sp(meta), int(tok[:k]), name)
-
-    def dim_int(self, meta: Any, ch: list[Any]) -> ast.DimNum:
-        return ast.DimNum(self.sp(meta), _size(ch[0], self.tsp(ch[0])))
-
-    def dim_name(self, meta: Any, ch: list[Any]) -> ast.DimName:
-        return ast.DimName(self.sp(meta), str(ch[0]))
-
-    def assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
-        name, value = ch[-2], ch[-1]  # ch[0] is the optional `with`
-        return ast.Assign(self.sp(meta), _ident(name), self.tsp(name), value)
-
-    def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
-        head = str(ch[0])
-        num, den = (_ident(part.strip()[1:].strip()) for part in head.split("/", 1))
-        return ast.Claim(self.sp(meta), num, den, ch[1], self.tsp(ch[0]))
-
-    def output(self, meta: Any, ch: list[Any]) -> ast.Output:
-        return ast.Output(self.sp(meta), _ident(ch[0]))
-
-    # expressions -------------------------------------------------------------
-    def _bin(self, op: str, meta: Any, ch: list[Any]) -> ast.BinOp:
-        operands = [c for c in ch if isinstance(c, ast.Node)]
-        return ast.BinOp(self.sp(meta), op, operands[0], operands[1])
-
-    def add(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        return self._bin("+", meta, ch)
-
-    def sub(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        return self._bin("-", meta, ch)
-
-    def matmul(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        return self._bin("@", meta, ch)
-
-    def mul(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        return self._bin("*", meta, ch)
-
-    def div(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        return self._bin("/", meta, ch)
-
-    def juxt(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        return self._bin("juxt", meta, ch)
-
-    def neg(self, meta: Any, ch: list[Any]) -> ast.Neg:
-        return ast.Neg(self.sp(meta), ch[-1])
-
-    def transpose(self, meta: Any, ch: list[Any]) -> ast.Transpose:
-        return ast.Transpose(self.sp(meta), ch[0])
-
-    def inverse_transpose(self, meta: Any, ch: list[Any]) -> ast.Transpose:
-        """A^-T = (A^-1)^T, as the lecture writes ∂ log det X / ∂X = X^-T."""
-        return ast.Transpose(self.sp(meta), ast.Power(self.sp(meta), ch[0], -1.0, False))
-
-    def power(self, meta: Any, ch: list[Any]) -> ast.Power:
-        tok = str(ch[1])
-        if tok == "⁻¹":
-            k = -1.0
-        elif tok == "²":
-            k = 2.0
-        elif tok == "³":
-            k = 3.0
-        else:
-            k = _number(tok.lstrip("^*").strip("{} ").replace(" ", ""))
-            if not math.isfinite(k):
-                raise ParseError(f"the power {_cut(tok)} is too large for float64", self.tsp(ch[1]))
-        return ast.Power(self.sp(meta), ch[0], k, False)
-
-    def power_paren(self, meta: Any, ch: list[Any]) -> ast.Power:
-        sign = -1.0 if ch[1] is not None else 1.0
-        return ast.Power(self.sp(meta), ch[0], sign * _literal(ch[2], self.tsp(ch[2])), True)
-
-    def number(self, meta: Any, ch: list[Any]) -> ast.Num:
-        return ast.Num(self.sp(meta), _literal(ch[0], self.tsp(ch[0])), str(ch[0]))
-
-    def name(self, meta: Any, ch: list[Any]) -> ast.Name:
-        return ast.Name(self.sp(meta), _ident(ch[0]))
-
-    def _call(self, meta: Any, ch: list[Any], primes: int) -> ast.Call:
-        fname = _ident(ch[0]).rstrip("'")
-        args = ch[1] or []
-        pos = tuple(a for a in args if not isinstance(a, tuple))
-        kws = tuple(a for a in args if isinstance(a, tuple))
-        return ast.Call(self.sp(meta), fname, pos, kws, primes, self.tsp(ch[0]))
-
-    def call(self, meta: Any, ch: list[Any]) -> ast.Call:
-        return self._call(meta, ch, 0)
-
-    def dcall(self, meta: Any, ch: list[Any]) -> ast.Call:
-        return self._call(meta, ch, _ident(ch[0]).count("'"))
-
-    def call_power(self, meta: Any, ch: list[Any]) -> ast.Power:
-        """tanh²(c) = tanh(c)²; the lowering makes `x²(y)` of a value x the product x² y."""
-        tok = ch[0]
-        k = max(str(tok).find("²"), str(tok).find("³"), str(tok).find("^"))
-        name = Token("NAME", str(tok)[:k], start_pos=tok.start_pos, line=tok.line, column=tok.column,
-                     end_pos=(tok.start_pos or 0) + k)
-        call = self._call(meta, [name, ch[1]], 0)
-        return self.power(meta, [call, str(tok)[k:]])
-
-    def ones_sized(self, meta: Any, ch: list[Any]) -> ast.Call:
-        return ast.Call(self.sp(meta), "ones", (ch[1], ch[3]), (), 0, _tspan(ch[0], self.src))
-
-    def args(self, meta: Any, ch: list[Any]) -> list[Any]:
-        return ch
-
-    def kwarg(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
-        return (str(ch[0]), ch[1])
-
-    def block_row(self, meta: Any, ch: list[Any]) -> ast.Node:
-        return ch[0] if len(ch) == 1 else ast.HConcat(self.sp(meta), tuple(ch))
-
-    def concat(self, meta: Any, ch: list[Any]) -> ast.Node:
-        if len(ch) == 1 and isinstance(ch[0], ast.HConcat):
-            return ch[0]  # [A, B]: one row of blocks
-        return ast.Concat(self.sp(meta), tuple(ch))
-
-    def slice(self, meta: Any, ch: list[Any]) -> ast.Slice:
-        return ast.Slice(self.sp(meta), ch[0], ch[2], ch[3])
-
-    def juxt_block(self, meta: Any, ch: list[Any]) -> ast.BinOp:
-        """W[x1; x2] written without a space: still the product of W and the stack."""
-        rows = ch[2:]
-        block = self.concat(meta, rows)
-        return ast.BinOp(self.sp(meta), "juxt", ch[0], block)
-
-    def norm_bars(self, meta: Any, ch: list[Any]) -> ast.Call:
-        """‖x‖, ||x||, ‖W‖_F: norm(x), as derive prints it."""
-        return ast.Call(self.sp(meta), "norm", (ch[1],), (), 0, _tspan(ch[0], self.src))
-
-    def abs_bars(self, meta: Any, ch: list[Any]) -> ast.Call:
-        return ast.Call(self.sp(meta), "abs", (ch[1],), (), 0, _tspan(ch[0], self.src))

@@ -24,7 +24,7 @@ from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.symbolic.printing import to_dsl
 
 SATURATED_FPRIME = 1e-3  # a sigmoid/tanh unit is saturated where f′(z) < 1e-3
-_SUFFIX = re.compile(r"^(.*?[^\d_])_?(\d+)$")
+_SUFFIX = re.compile(r"^(.*?[^\d_\[])(?:_|\[)?(\d+)\]?$")  # h3, h_3, h[3]
 
 
 @dataclass

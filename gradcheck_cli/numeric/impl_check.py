@@ -9,6 +9,7 @@ numerical derivatives of that forward pass, each reported separately.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gradcheck_cli.errors import GradcheckError, UsageError
 from gradcheck_cli.lang.graph import Graph
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Function, evaluate
+from gradcheck_cli.numeric.impl_steps import argument_name, pack, pack_spec, unpack_grads
 from gradcheck_cli.numeric.result import Check
 from gradcheck_cli.shapes import is_scalar, shape_str
 
@@ -79,14 +81,15 @@ def _impl_checks(graph: Graph, points: list[Any], opts: Any) -> list[Check]:
         raise ShapeError(f"--impl checks a scalar loss and its gradients, but the output {graph.output_name} is "
                          f"{shape_str(graph.output.shape)}{why}", graph.value_spans.get(graph.output_name),
                          "name the loss with a line `output NAME`")
-    spec = _spec(graph)
+    spec = pack_spec(graph, _spec(graph))  # a loop file: sequences as (T, D) arrays (impl_steps.py)
     t0 = time.perf_counter()
-    arrays = [{n: pt.ctx.values[n] for n in graph.variables} for pt in points]
+    arrays = [pack(graph, {n: pt.ctx.values[n] for n in graph.variables}) for pt in points]
     result = call_impl(str(path), func, arrays, timeout=opts.timeout, vectors=opts.vectors, spec=spec,
                        memory=opts.memory)
     base = {"kind": "impl", "file": str(path)}
     if isinstance(result, ImplFailure):
         return [Check(name=f"impl {func}", ok=False, status="error", message=result.message, **base)]  # type: ignore[arg-type]
+    result = [replace(call, grads=unpack_grads(graph, call.grads)) for call in result]
     checks: list[Check] = [_value_check(graph, func, points, result, base)]
     # each gradient
     for name in graph.params():
@@ -140,7 +143,8 @@ def _grad_check(graph: Graph, name: str, func: str, points: list[Any], calls: li
     note = f"the implementation returned {low}: checked to {rtol:.0e}".replace("e-0", "e-") if low else ""
     for pt, call in zip(points, calls):
         if name not in call.grads:
-            missing = f"no gradient for {name}: grads must have an entry for every parameter ({', '.join(graph.params())})"
+            arg, params = argument_name(graph, name), dict.fromkeys(argument_name(graph, p) for p in graph.params())
+            missing = f"no gradient for {arg}: grads must have an entry for every parameter ({', '.join(params)})"
             return Check(name=label, ok=False, status="fail", message=missing, wrt=name, **base)
         g = np.asarray(call.grads[name], dtype=float)
         ok_shapes = {shape}

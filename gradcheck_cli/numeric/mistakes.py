@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck_cli.numeric.bptt_mistakes import bptt_mistakes
 from gradcheck_cli.derive.reverse import derive
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.lang.graph import ClaimSpec, Graph
@@ -102,16 +103,17 @@ def usual_mistakes(graph: Graph, num: str, den: str) -> tuple[list[tuple[str, Ex
         whole = _sum_terms(right, top)
         alts.extend(_dropped_inner_terms(graph, right, nodes, top, names))
         terms = [alg.scale(c, t) for c, t in whole] if right.op == "add" else []
+    alts += bptt_mistakes(graph, num, den, right)  # loops over time: numeric/bptt_mistakes.py
     return alts, [(to_dsl(t, names), t) for t in terms]
 
 
 def _right_and_slip(graph: Graph, num: str, den: str) -> tuple[Expr, Expr | None] | None:
     """The derived gradient, and the one derived with f used for f′ throughout; None if underivable."""
     try:
-        right = _result(derive(graph, [den], output=num))
+        right = _result(derive(graph, [den], output=num, unrolled=True))
         MUTATION.append("f_for_fprime")
         try:
-            slip = _result(derive(graph, [den], output=num))
+            slip = _result(derive(graph, [den], output=num, unrolled=True))
         finally:
             MUTATION.pop()
     except GradcheckError:

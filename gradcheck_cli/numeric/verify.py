@@ -179,7 +179,7 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
         if free:
             report.notes.append(_generic_note(free))
         points = list(sample_points(graph, opts))
-        derivation = derive(graph)
+        derivation = derive(graph, unrolled=True)
         total = len(derivation.gradients) + len(graph.claims) + (1 if opts.impl else 0)
         tick = opts.progress or (lambda done, total, name: None)
         for check in _derived_checks(graph, derivation, points, opts):

@@ -1,0 +1,143 @@
+"""One generic step of a loop over time, and the renaming of its expressions by step.
+
+The closed form of back-propagation through time (derive/loops.py) works on ONE
+step lowered with `t` symbolic: the carried state enters as a variable named
+`h[t-1]`, the step's inputs as `x[t]`, and the step's own values are named
+`z[t]`, `h[t]`, `J[t]`. A result about step t is written over those names; the
+same result one step later (the recursion's `δ[t+1]`) or at a fixed step
+(`δ[T]`, `∂L/∂h[0] = W_hhᵀ δ[1]`) is the same expression with every step name
+moved, built by `localize`. Nothing here grows with the number of steps T.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.symbolic.expr import Expr, make
+from gradcheck_cli.symbolic import algebra as alg
+
+# A step index is `var + offset`: ("t", -1) is t-1, ("T", 1) is T+1, (None, 0) is 0.
+Index = tuple[str | None, int]
+
+_STEP = re.compile(r"^([^\W\d]\w*)\[([^\[\]]+)\]$")
+_INDEX = re.compile(r"^\s*(?:([^\W\d]\w*)\s*)?(?:([+-])?\s*(\d+))?\s*$")
+
+
+def parse_index(text: str) -> Index | None:
+    """`t-1` → ("t", -1), `T` → ("T", 0), `0` → (None, 0); None if it is no index."""
+    m = _INDEX.match(text)
+    if m is None or (m.group(1) is None and m.group(3) is None):
+        return None
+    var, sign, num = m.groups()
+    k = int(num) if num is not None else 0
+    if var is not None and num is not None and sign is None:
+        return None  # `t1` is a name, not an index
+    return var, -k if sign == "-" else k
+
+
+def index_text(ix: Index) -> str:
+    var, k = ix
+    if var is None:
+        return str(k)
+    return var if k == 0 else f"{var}{'+' if k > 0 else '-'}{abs(k)}"
+
+
+def split_step(name: str) -> tuple[str, Index] | None:
+    """`h[t-1]` → ("h", ("t", -1)); None for a name without a step."""
+    m = _STEP.match(name)
+    if m is None:
+        return None
+    ix = parse_index(m.group(2))
+    return (m.group(1), ix) if ix is not None else None
+
+
+def step_name(base: str, ix: Index) -> str:
+    return f"{base}[{index_text(ix)}]"
+
+
+def mover(var: str, to: Index) -> Callable[[Index], Index]:
+    """The index map that puts step `var` at `to`: t ↦ t+1 moves t-1 to t; t ↦ 1 moves t-1 to 0."""
+    def move(ix: Index) -> Index:
+        if ix[0] != var:
+            return ix
+        return to[0], to[1] + ix[1]
+    return move
+
+
+@dataclass(frozen=True)
+class State:
+    """A carried state: `h[t] = …` reads `h[t-1]`."""
+
+    name: str
+    prev: Expr  # the variable h[t-1]
+    cur: Expr  # the step's value h[t]
+    initial: str | None = None  # the file's variable for h[0], if it is one
+
+
+@dataclass
+class StepGraph:
+    """One generic step, and how the loss is made of its steps."""
+
+    graph: Graph  # values named `z[t]`, `h[t]`, `J[t]`; variables: the shared parameters and the step variables
+    states: list[State]
+    inputs: list[Expr]  # per-step variables that are not carried: x[t], y[t]
+    params: list[str]  # the shared parameters (the file's variables that get gradients)
+    loss: Expr | None  # the per-step loss J[t] (None: the loss is all after the loop)
+    kind: str  # "sum": L = Σ_t J[t] + …;  "last": L = J[T] + …;  "none": no J[t]
+    output: str = "L"
+    extra: Expr | None = None  # the loss's terms outside the loop: lam/2 ‖W_hh‖², cross_entropy(y, softmax(W_hy h[T]))
+    post_vars: dict[str, Expr] = field(default_factory=dict)  # state -> the variable h[T] that `extra` reads
+    post_names: dict[int, str] = field(default_factory=dict)  # the file's names of values after the loop (p)
+    post_values: dict[str, Expr] = field(default_factory=dict)  # those values, reading the variables h[T]
+    var: str = "t"
+    start: int = 1
+    length: str = "T"
+    display: dict[str, str] = field(default_factory=dict)  # base name -> how text shows it (delta -> δ)
+    taken: set[str] = field(default_factory=set)  # every name of the file (its helpers too): no signal takes one
+
+    def step_names(self) -> dict[int, str]:
+        """The step's named values (node id -> `z[t]`)."""
+        out: dict[int, str] = {}
+        for n, e in self.graph.values.items():
+            if split_step(n) is not None and e.op != "var" and id(e) not in out:
+                out[id(e)] = n
+        return out
+
+
+def substitute(root: Expr, mapping: dict[int, Expr]) -> Expr:
+    """root with the nodes of `mapping` replaced (same shapes), rebuilt without rewrites."""
+    return substitute_all(root, mapping)[id(root)]
+
+
+def substitute_all(root: Expr, mapping: dict[int, Expr]) -> dict[int, Expr]:
+    """Every node of root (by id) → its rebuilt node, the nodes of `mapping` replaced."""
+    memo: dict[int, Expr] = dict(mapping)
+    for node in root.walk():
+        if id(node) in memo:
+            continue
+        args = tuple(memo[id(a)] for a in node.args)
+        memo[id(node)] = node if all(a is b for a, b in zip(args, node.args)) else \
+            make(node.op, args, node.params, node.shape, node.span)
+    return memo
+
+
+def localize(root: Expr, names: dict[int, str], move: Callable[[Index], Index]) -> Expr:
+    """root over step names only: each named step value becomes a variable of its name (an
+    atom), and every step name is moved by `move` (t ↦ t+1 for the next step, t ↦ T)."""
+    mapping: dict[int, Expr] = {}
+    for node in root.walk():
+        name = names.get(id(node)) if node.op != "var" else node.name
+        parts = split_step(name) if name else None
+        if parts is None:
+            continue
+        base, ix = parts
+        mapping[id(node)] = alg.var(step_name(base, move(ix)), node.shape, node.param("qualifiers") or ())
+    return substitute(root, mapping) if mapping else root
+
+
+def step_vars(root: Expr) -> set[str]:
+    """The step variables an expression reads (`h[t-1]`, `x[t]`, `delta[t+1]`)."""
+    return {n.name for n in root.walk() if n.op == "var" and n.name and split_step(n.name)}

@@ -1,0 +1,84 @@
+"""The central test of `derive` on loop files: its dsl output reads back as claims that verify.
+
+For every loop file (tests/data/loops/*.grad and the loop examples), derive in closed form
+(one generic step), paste `claims_dsl` (the recursion as loop helpers with their boundary
+lines, then one claim per gradient) under the file's graph, and `verify` the result on the
+unrolled graph: every pasted claim must pass. A claim with the recursion's `δ[t+1]` turned
+into `δ[t]` (a BPTT slip) must fail, so the check can fail. And derive costs the same at any T.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import gradcheck_cli.render  # noqa: F401
+from gradcheck_cli.derive.loops import LoopDerivation
+from gradcheck_cli.derive.reverse import derive
+from gradcheck_cli.lang.graph import parse
+from gradcheck_cli.numeric.verify import VerifyOptions, verify
+from gradcheck_cli.render import RENDERERS
+from gradcheck_cli.render.loop_formats import loop_dict
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+LOOP_EXAMPLES = ("rnn", "rnn_last", "lstm_seq", "gru_seq", "flow_relu_rnn")
+FILES = sorted(str(p.relative_to(ROOT)) for p in (TESTS / "data" / "loops").glob("*.grad"))
+FILES += [f"examples/{n}.grad" for n in LOOP_EXAMPLES
+          if (ROOT / "examples" / f"{n}.grad").exists() and "for t" in (ROOT / "examples" / f"{n}.grad").read_text()]
+
+
+def _without_claims(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("claim ")) + "\n"
+
+
+def _claim_checks(text: str, path: str) -> list:  # type: ignore[type-arg]
+    rep = verify(parse(text, path), VerifyOptions(trials=1))
+    return [c for c in rep.checks if c.kind == "claim"]
+
+
+@pytest.mark.parametrize("path", FILES)
+def test_derived_dsl_reads_back_as_claims_that_verify(path: str) -> None:
+    text = _without_claims((ROOT / path).read_text(encoding="utf-8"))
+    d = derive(parse(text, path))
+    assert isinstance(d, LoopDerivation), f"{path}: derive did not keep the loop"
+    claims = loop_dict(d)["claims_dsl"]
+    checks = _claim_checks(text + "\n" + claims, path)
+    want = claims.count("\nclaim ") + claims.startswith("claim ")
+    assert len(checks) == want, (len(checks), claims)
+    bad = [(c.name, c.message) for c in checks if not c.ok]
+    assert not bad, f"{path}: pasted claims fail:\n{claims}\n{bad}"
+
+
+SLIPS = {"h[t] for h[t-1]": lambda rhs: rhs.replace("h[t-1]^T", "h[t]^T"),
+         "only the last step's term": lambda rhs: re.sub(r"sum\((\w+)\[t\] h\[t-1\]\^T for t = 1\.\.T\)",
+                                                       r"\1[T] h[T-1]^T", rhs)}
+
+
+@pytest.mark.parametrize("slip", sorted(SLIPS))
+@pytest.mark.parametrize("path", [p for p in FILES if "rnn" in p and "flow" not in p])
+def test_a_bptt_slip_in_the_pasted_claims_fails(path: str, slip: str) -> None:
+    text = _without_claims((ROOT / path).read_text(encoding="utf-8"))
+    claims = loop_dict(derive(parse(text, path)))["claims_dsl"]
+    lines = claims.splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("claim dL/dW_hh = "))
+    lines[k] = SLIPS[slip](lines[k])
+    assert lines[k] != claims.splitlines()[k], lines[k]
+    checks = _claim_checks(text + "\n" + "\n".join(lines) + "\n", path)
+    assert [c.ok for c in checks if c.name == "claim dL/dW_hh"] == [False], [(c.name, c.ok) for c in checks]
+
+
+def test_derive_on_T_1000_costs_what_T_3_costs() -> None:
+    base = (TESTS / "data" / "loops" / "rnn_sum.grad").read_text(encoding="utf-8")
+    texts, times = [], []
+    for T in (3, 1000):
+        g = parse(base.replace("T = 4", f"T = {T}"), "rnn.grad")
+        t0 = time.perf_counter()
+        d = derive(g)
+        times.append(time.perf_counter() - t0)
+        texts.append(RENDERERS["text"](d))
+    assert texts[0] == texts[1]
+    assert times[1] < 10 * times[0] + 0.05, times
