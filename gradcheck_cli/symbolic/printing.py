@@ -51,10 +51,10 @@ def render(e: Expr, style: str, names: Mapping[int, str] | None = None) -> str:
 
 
 def latex_symbol(name: str, shape: Any = None) -> str:
-    """W → \\mathbf{W}, x1 → \\mathbf{x}_{1}, delta → \\boldsymbol{\\delta}, lam (scalar) → lam."""
+    """W → \\mathbf{W}, x1 → \\mathbf{x}_{1}, W_hh → \\mathbf{W}_{hh}, delta → \\boldsymbol{\\delta}, lam (scalar) → lam."""
     name = name.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
-    m = re.fullmatch(r"([^\W\d_]+?)_?(\d+|hat)?", name)
-    base, sub = (m.group(1), m.group(2)) if m else (name, None)
+    m = re.fullmatch(r"([^\W\d_]+?)_?(\d+|hat)?", name) or re.fullmatch(r"([^\W\d_]+)_([^\W_]+)", name)
+    base, sub = (m.group(1), m.group(2)) if m else (name, None)  # W_hh → W with subscript hh
     base = _GREEK_UNICODE.get(base, base)
     vector = shape is None or not is_scalar(shape)
     if base in GREEK or base in _GREEK_UNICODE.values():
