@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STEPS = (3, 10, 100, 1000)
-VERIFY_UP_TO = 1000
+VERIFY_UP_TO = int(sys.argv[1]) if len(sys.argv) > 1 else 1000  # `python bench/derive_loops.py 100`: verify only up to T = 100
 
 
 def rnn_text(T: int) -> str:
@@ -126,7 +126,10 @@ def print_loop_table() -> None:
         print(f"   {T:>5} {fmt(r['load']):>10} {fmt(r['derive']):>10} {fmt(r['derive'] + r['text']):>12} "
               f"{r['bytes']:>11} {fmt(r['verify']):>10} {per:>10}{closed}{ok}")
     a, b = rows[STEPS[1]], rows[STEPS[-1]]
-    print(f"   T = {STEPS[1]} → {STEPS[-1]}: derive × {b['derive'] / a['derive']:.1f}, "
+    print(f"   T = {STEPS[1]} → {STEPS[-1]}: derive × {b['derive'] / a['derive']:.1f} for T × {STEPS[-1] // STEPS[1]}")
+    if b["verify"] is None:
+        return
+    print(f"   "
           f"verify × {b['verify'] / a['verify']:.0f} for T × {STEPS[-1] // STEPS[1]}")
 
 

@@ -389,11 +389,11 @@ def test_text_chart_is_log_scaled(cli: Callable[..., Any]) -> None:
     r = cli("flow", RELU_RNN, "--scale", "W_hh=3")
     assert r.exit_code == 0, r.output
     rows = {line.split()[0]: line for line in r.stdout.splitlines() if "█" in line}
-    assert rows["h0"].count("█") == BAR and rows["h40"].count("█") == 1  # the largest and the smallest
+    assert rows["h[0]"].count("█") == BAR and rows["h[40]"].count("█") == 1  # the largest and the smallest
     d = _flow_json(cli, RELU_RNN, "--scale", "W_hh=3")
     norms = {l["name"]: l["norm"] for l in d["layers"]}
-    lo, hi = math.log10(norms["h40"]), math.log10(norms["h0"])
-    for name in ("h10", "h20", "h30"):
+    lo, hi = math.log10(norms["h[40]"]), math.log10(norms["h[0]"])
+    for name in ("h[10]", "h[20]", "h[30]"):
         expected = 1 + (math.log10(norms[name]) - lo) / (hi - lo) * (BAR - 1)
         assert abs(rows[name].count("█") - expected) <= 0.5 + 1e-9, name
     assert "\x1b[" not in r.stdout  # not a terminal: plain
@@ -407,7 +407,7 @@ def test_json_is_stable_and_documented_fields_are_there(cli: Callable[..., Any])
     d = strict_json(a)
     assert set(d) == {"file", "output", "seed", "points", "sizes", "scale", "bind", "kind", "series", "norm",
                       "layers", "parameters", "activations", "recurrent", "jacobian", "thresholds", "verdicts"}
-    assert d["points"] == 16 and d["seed"] == 0 and d["sizes"] == {"H": 8} and d["output"] == "s"
+    assert d["points"] == 16 and d["seed"] == 0 and d["sizes"] == {"H": 8, "T": 40} and d["output"] == "s"
     assert set(d["layers"][0]) == {"name", "shape", "norm", "min", "max", "step"}
     assert d["layers"][0]["shape"] == [8, 1]
     assert set(d["jacobian"]) == {"last", "norm", "steps", "slope", "per_step", "total", "span"}
