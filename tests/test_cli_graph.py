@@ -94,7 +94,7 @@ def test_text_format_is_topological(path: Path, cli: Callable[..., Any]) -> None
     r = cli("graph", path)
     assert r.exit_code == 0, r.output
     defined: set[str] = set(load(str(path)).env.sizes)  # sizes are numbers: `div(t7, B)` is a mean
-    pattern = re.compile(r"^(\w+): (.+?) = (\w+)\((.*)\)$")
+    pattern = re.compile(r"^(\w+(?:\[\d+\])?): (.+?) = (\w+)\((.*)\)$")  # a loop's steps: h[3]
     for line in r.stdout.splitlines():
         if line.startswith("input "):
             defined.add(line.split()[1].rstrip(":"))
@@ -105,7 +105,7 @@ def test_text_format_is_topological(path: Path, cli: Callable[..., Any]) -> None
             assert m, line
             name, _shape, _op, args = m.groups()
             for arg in (a.strip() for a in args.split(", ")):
-                if re.fullmatch(r"[A-Za-z_]\w*", arg):   # a name (not a number, a param or ones(n))
+                if re.fullmatch(r"[A-Za-z_]\w*(\[\d+\])?", arg):   # a name (not a number, a param or ones(n))
                     assert arg in defined, f"{arg} used before it is defined in {line!r}"
             assert name not in defined, f"{name} defined twice"
             defined.add(name)

@@ -16,6 +16,8 @@ are different trees even where the numbers happen to agree.
 
 from __future__ import annotations
 
+import re
+
 import os
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,10 @@ from test_properties import REGRESSIONS, graphs
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
+# files with a `for` loop: derive prints them in closed form (branch loops-derive); their unrolled
+# derivation (T copies) is not what is read back or typeset
 FILES = sorted(str(p.relative_to(ROOT)) for p in (TESTS / "golden").glob("*.grad")) + \
-    sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.grad"))
+    sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.grad") if not re.search(r"^for \w+ = ", p.read_text(encoding="utf-8"), re.M))
 EXAMPLES = int(os.environ.get("GRADCHECK_EXAMPLES", "60"))
 
 # hand-written cases whose dsl strings once read back as other trees

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.grad")) + \
+# files with a `for` loop: derive prints them in closed form (branch loops-derive); their unrolled
+# derivation (T copies) is not what is read back or typeset
+FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.grad") if not re.search(r"^for \w+ = ", p.read_text(encoding="utf-8"), re.M)) + \
     sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "golden").glob("*.grad"))
 
 # LaTeX 2ε + amsmath + amssymb: the macros a fragment may use
