@@ -8,6 +8,7 @@ kept so `--steps` can show upstream × local = downstream at every gate.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,9 @@ def backward(root: Expr, targets: list[Expr], seed: Expr | None = None) -> Backw
     fan: dict[int, int] = {}
     steps: list[Step] = []
     target_ids = {id(t) for t in targets}
+    pending: dict[int, list[Expr]] = {}  # contributions after the first: summed once, when all are in
     for node in reversed(list(root.walk())):
+        _settle(ct, pending, id(node))
         g = ct.get(id(node))
         if g is None or not node.args or id(node) not in needed:
             continue
@@ -80,12 +83,38 @@ def backward(root: Expr, targets: list[Expr], seed: Expr | None = None) -> Backw
             local = rule.jac(node, i, *node.args) if rule.jac else None
             step.contributions.append(Contribution(a, local, c))
             if id(a) in ct:
-                ct[id(a)] = scalars.tidy(alg.add(ct[id(a)], c))
+                pending.setdefault(id(a), []).append(c)
                 fan[id(a)] = fan.get(id(a), 1) + 1
             else:
                 ct[id(a)] = c
         steps.append(step)
+    for key in list(pending):
+        _settle(ct, pending, key)
     return Backward(ct, steps)
+
+
+def _settle(ct: dict[int, Expr], pending: dict[int, list[Expr]], key: int) -> None:
+    """A node's cotangent: the sum of what every consumer sent, in the order they sent it.
+
+    A weight shared by T unrolled steps receives T contributions; adding each to a
+    running, re-tidied sum was quadratic in T. They are summed when the node is
+    reached (reverse topological order: every consumer has sent by then): a few at
+    a time exactly as before, a long run as one balanced sum tidied once.
+    """
+    more = pending.pop(key, None)
+    if not more:
+        return
+    if len(more) < _RUNNING_SUM_LIMIT:
+        for c in more:
+            ct[key] = scalars.tidy(alg.add(ct[key], c))
+        return
+    terms = [ct[key], *more]
+    while len(terms) > 1:
+        terms = [alg.add(terms[i], terms[i + 1]) if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    ct[key] = scalars.tidy(terms[0])
+
+
+_RUNNING_SUM_LIMIT = 8  # fan-outs of ordinary graphs stay below it: their sums, and the goldens, are unchanged
 
 
 def _gate(node: Expr) -> str:
@@ -179,7 +208,10 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
             from gradcheck_cli.errors import UsageError
             raise UsageError(f"--wrt {n}: no variable or value named {n} in {graph.source}",
                              hint=f"the variables are {', '.join(graph.params()) or '(none)'}")
-    with using(graph.env), scalars.context(graph.names(), graph.values):
+    # an unrolled loop is derived for its numbers only (verify): no sympy pass over T copies
+    tidy = nullcontext() if unrolled and getattr(graph, "loop", None) is not None else scalars.context(
+        graph.names(), graph.values)
+    with using(graph.env), tidy:
         grads: list[Gradient] = []
         steps: list[Step] = []
         if is_scalar(root.shape):
