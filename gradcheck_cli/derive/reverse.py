@@ -94,13 +94,8 @@ def backward(root: Expr, targets: list[Expr], seed: Expr | None = None) -> Backw
 
 
 def _settle(ct: dict[int, Expr], pending: dict[int, list[Expr]], key: int) -> None:
-    """A node's cotangent: the sum of what every consumer sent, in the order they sent it.
-
-    A weight shared by T unrolled steps receives T contributions; adding each to a
-    running, re-tidied sum was quadratic in T. They are summed when the node is
-    reached (reverse topological order: every consumer has sent by then): a few at
-    a time exactly as before, a long run as one balanced sum tidied once.
-    """
+    """A node's cotangent, the sum of what its consumers sent, once they all have (a weight shared by
+    T unrolled steps gets T terms: a running sum re-tidied each time was quadratic in T)."""
     more = pending.pop(key, None)
     if not more:
         return
