@@ -23,8 +23,8 @@ from gradcheck_cli.lang.loops import split_step_name, step_name
 from gradcheck_cli.lang.lower import Lowering
 from gradcheck_cli.shapes import using
 from gradcheck_cli.symbolic import algebra as alg
-from gradcheck_cli.symbolic.expr import Expr, make
-from gradcheck_cli.symbolic.table import OPS, ShapeMismatch
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.symbolic.rewrite import substitute
 
 LAST_STEP = "only the last step's term (δ_T h_{T−1}ᵀ): a shared weight's gradient sums over every step"
 SHIFTED = "h_t used for h_{t−1}: the outer product of step t takes the state the step read, h_{t−1}"
@@ -116,7 +116,7 @@ def _shifted(graph: Graph, right: Expr) -> Expr | None:
         later = _node_of(graph, step_name(base, k + 1))
         if later is not None and later.shape == n.args[0].shape:
             mapping[id(n)] = alg.T(later)
-    return _substitute(right, mapping) if mapping else None
+    return substitute(right, mapping) if mapping else None
 
 
 # ---------------------------------------------------------------- a missing W_hhᵀ
@@ -140,7 +140,7 @@ def _without_transpose(graph: Graph, right: Expr) -> list[tuple[str, Expr]]:
         t = alg.T(m)
         if not any(n is t for n in right.walk()):
             continue
-        wrong = _substitute(right, {id(t): alg.eye(m.shape[0])})
+        wrong = substitute(right, {id(t): alg.eye(m.shape[0])})
         if wrong is not None:
             out.append((NO_TRANSPOSE.format(m=m.param("name")), wrong))
     return out
@@ -196,24 +196,3 @@ def _reads_earlier(a: ast.Assign, var: str) -> bool:
         elif isinstance(n, tuple):
             stack.extend(n)
     return False
-
-
-# ---------------------------------------------------------------- rebuilding
-
-
-def _substitute(root: Expr, mapping: dict[int, Expr]) -> Expr | None:
-    """root with the nodes in `mapping` replaced; None where the shapes no longer fit."""
-    memo: dict[int, Expr] = dict(mapping)
-    for node in root.walk():
-        if id(node) in memo:
-            continue
-        args = tuple(memo[id(a)] for a in node.args)
-        if all(a is b for a, b in zip(args, node.args)):
-            memo[id(node)] = node
-            continue
-        try:
-            shape = OPS[node.op].shape(args, **dict(node.params))
-        except (ShapeMismatch, GradcheckError):
-            return None
-        memo[id(node)] = make(node.op, args, node.params, shape)
-    return memo[id(root)]

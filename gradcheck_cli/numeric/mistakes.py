@@ -21,7 +21,9 @@ from gradcheck_cli.lang.graph import ClaimSpec, Graph
 from gradcheck_cli.numeric.evaluate import Context, evaluate
 from gradcheck_cli.shapes import using
 from gradcheck_cli.symbolic import algebra as alg
-from gradcheck_cli.symbolic.expr import Expr, make
+from gradcheck_cli.symbolic.expr import Expr
+from gradcheck_cli.symbolic.rewrite import rebuilt as rebuild_as_written
+from gradcheck_cli.symbolic.rewrite import substitute
 from gradcheck_cli.symbolic.ops import MUTATION, OPS, ShapeMismatch
 from gradcheck_cli.symbolic.printing import to_dsl
 
@@ -148,7 +150,7 @@ def _wrong_axis_sums(right: Expr, nodes: list[Expr], names: dict[int, str]) -> l
     sums = [n for n in nodes if n.op == "sum" and n.param("axis") in (0, 1)]
     out = []
     for n in sums:
-        other = _rebuilt(n, (n.args[0],), axis=1 - n.param("axis"))
+        other = rebuild_as_written(n, (n.args[0],), axis=1 - n.param("axis"))
         wrong = _replace(right, n, other) if other is not None else None
         if wrong is not None:
             label = "summed over the wrong axis"
@@ -229,7 +231,7 @@ def _renamed(root: Expr, names: dict[str, str], derivatives_only: bool) -> Expr 
             memo[id(node)] = node
             continue
         extra = {"name": names[node.param("name")]} if rename else {}
-        rebuilt = _rebuilt(node, args, **extra)
+        rebuilt = rebuild_as_written(node, args, **extra)
         if rebuilt is None:
             return None
         memo[id(node)] = rebuilt
@@ -237,32 +239,9 @@ def _renamed(root: Expr, names: dict[str, str], derivatives_only: bool) -> Expr 
     return None if out is root else out
 
 
-def _rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:
-    """node's op on new arguments (and params), as written: None where the shapes no longer fit."""
-    p = dict(node.params)
-    p.update(params)
-    try:
-        shape = OPS[node.op].shape(args, **p)
-    except (ShapeMismatch, GradcheckError):
-        return None
-    return make(node.op, args, tuple(sorted(p.items())), shape)
-
-
 def _replace(root: Expr, old: Expr, new: Expr) -> Expr | None:
     """root with every occurrence of the node `old` replaced by `new`; None if it no longer type-checks."""
-    memo: dict[int, Expr] = {id(old): new}
-    for node in root.walk():
-        if id(node) in memo:
-            continue
-        args = tuple(memo[id(a)] for a in node.args)
-        if all(a is b for a, b in zip(args, node.args)):
-            memo[id(node)] = node
-            continue
-        rebuilt = _rebuilt(node, args)
-        if rebuilt is None:
-            return None
-        memo[id(node)] = rebuilt
-    return memo[id(root)]
+    return substitute(root, {id(old): new})
 
 
 def _short(e: Expr, names: dict[int, str], width: int = 40) -> str:
