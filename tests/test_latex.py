@@ -24,7 +24,7 @@ FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.gra
 KNOWN = {
     "mathbf", "boldsymbol", "mathrm", "operatorname", "text", "frac", "partial", "top", "left", "right",
     "begin", "end", "odot", "oslash", "cdot", "times", "lVert", "rVert", "hat", "max", "min", "log", "exp",
-    "tanh", "sin", "cos", "tan", "det", "tr", "sqrt", "sum", "mathbb", "item", "usepackage", "quad", "qquad",
+    "tanh", "sin", "cos", "tan", "det", "tr", "sqrt", "sum", "prod", "dots", "mathbb", "item", "usepackage", "quad", "qquad",
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota", "kappa",
     "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega",
     "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "ldots", "cdots",

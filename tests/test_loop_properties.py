@@ -21,10 +21,11 @@ PROPS = settings(deadline=None, max_examples=int(os.environ.get("GRADCHECK_EXAMP
 DERIVATIVE = {"tanh": "1 - h[t]^2", "sigmoid": "h[t] * (1 - h[t])", "relu": "relu'(z[t])"}
 
 
-def loop_text(T: int, H: int, fn: str, inputs: bool, loss: str) -> str:
+def loop_text(T: int, H: int, fn: str, inputs: bool, loss: str, data: bool = True) -> str:
     body = "W h[t-1]" + (" + U x[t]" if inputs else "") + " + b"
     lines = [f"dims H = {H}, D = 2, T = {T}", "W : H x H", "U : H x D", "b : H", "u : H",
-             "x[t] : D const, t = 1..T", "h[0] : H", "for t = 1..T:", f"  z[t] = {body}", f"  h[t] = {fn}(z[t])"]
+             f"x[t] : D{' const' if data else ''}, t = 1..T", "h[0] : H", "for t = 1..T:", f"  z[t] = {body}",
+             f"  h[t] = {fn}(z[t])"]
     if loss == "sum":
         lines += ["  J[t] = u^T h[t]", "L = sum(J[t] for t = 1..T)", "g[T+1] = zeros(H)", "for t = 1..T:",
                   f"  g[t] = (W^T g[t+1] + u) * ({DERIVATIVE[fn]})"]
@@ -32,6 +33,11 @@ def loop_text(T: int, H: int, fn: str, inputs: bool, loss: str) -> str:
         lines += ["L = u^T h[T]", "g[T+1] = zeros(H)", "e[T] = u", "for t = 1..T-1:", "  e[t] = zeros(H)",
                   "for t = 1..T:", f"  g[t] = (W^T g[t+1] + e[t]) * ({DERIVATIVE[fn]})"]
     lines += ["claim dL/dW = sum(g[t] h[t-1]^T for t = 1..T)", "claim dL/db = Σ_t g[t]", "claim dL/dh[0] = W^T g[1]"]
+    # claims about every step: the total ∂L/∂h[t] (through the recurrence and the step's own loss),
+    # and for an input that is a variable, ∂L/∂x[t]
+    lines += ["for t = 1..T:", "  claim dL/dh[t] = W^T g[t+1] + " + ("u" if loss == "sum" else "e[t]")]
+    if inputs and not data:
+        lines += ["for t = 1..T:", "  claim dL/dx[t] = U^T g[t]"]
     if not inputs:
         lines = [line for line in lines if not line.startswith(("U :", "x[t]"))]
     return "\n".join(lines) + "\n"
@@ -39,12 +45,18 @@ def loop_text(T: int, H: int, fn: str, inputs: bool, loss: str) -> str:
 
 @PROPS
 @given(T=st.integers(1, 5), H=st.integers(2, 4), fn=st.sampled_from(sorted(DERIVATIVE)), inputs=st.booleans(),
-       loss=st.sampled_from(["sum", "last"]), seed=st.integers(0, 20))
-def test_random_loops_verify(T: int, H: int, fn: str, inputs: bool, loss: str, seed: int) -> None:
-    text = loop_text(T, H, fn, inputs, loss)
+       loss=st.sampled_from(["sum", "last"]), seed=st.integers(0, 20), data=st.booleans())
+def test_random_loops_verify(T: int, H: int, fn: str, inputs: bool, loss: str, seed: int, data: bool) -> None:
+    text = loop_text(T, H, fn, inputs, loss, data)
     graph = parse(text, "loop.grad", seed)
     assert graph.loop is not None and len([n for n in graph.values if n.startswith("h[")]) == T
     report = verify(graph, VerifyOptions(seed=seed))
     bad = [(c.name, c.message) for c in report.checks if not c.ok]
     assert not bad, (text, bad)
-    assert sum(c.kind == "claim" for c in report.checks) == 3
+    names = [c.name for c in report.checks]
+    with_x = inputs and not data
+    assert sum(c.kind == "claim" for c in report.checks) == 4 + with_x
+    assert "claim dL/dh[t]" in names
+    # a sequence variable is one derived check, ∂L/∂x[t], as derive prints it (T ≥ 2: x[1..T])
+    assert ("derived dL/dx[t]" in names) == (with_x and T >= 2), names
+    assert not any(n.startswith("derived dL/dx[") and n != "derived dL/dx[t]" for n in names) or T == 1

@@ -103,10 +103,7 @@ def _settle(ct: dict[int, Expr], pending: dict[int, list[Expr]], key: int) -> No
         for c in more:
             ct[key] = scalars.tidy(alg.add(ct[key], c))
         return
-    terms = [ct[key], *more]
-    while len(terms) > 1:
-        terms = [alg.add(terms[i], terms[i + 1]) if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-    ct[key] = scalars.tidy(terms[0])
+    ct[key] = scalars.tidy(alg.add_all([ct[key], *more]))
 
 
 _RUNNING_SUM_LIMIT = 8  # fan-outs of ordinary graphs stay below it: their sums, and the goldens, are unchanged
@@ -181,10 +178,8 @@ CLOSED_FORM: list[Any] = []
 
 @deep
 def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None, unrolled: bool = False) -> Derivation:
-    """Derive ∂output/∂v for each requested (default: every non-data) variable.
-
-    A loop file (graph.loop set) is derived in closed form on one generic step (derive/loops.py),
-    unless `unrolled`: verify's numbers come from the ordinary derive of the unrolled graph."""
+    """Derive ∂output/∂v for each requested (default: every non-data) variable. A loop file is derived
+    in closed form on one generic step (derive/loops.py), unless `unrolled` (verify's numbers)."""
     if not unrolled and getattr(graph, "loop", None) is not None and output in (None, graph.output_name):
         for closed_form in CLOSED_FORM:
             d = closed_form(graph, wrt)
@@ -203,30 +198,33 @@ def derive(graph: Graph, wrt: list[str] | None = None, output: str | None = None
             from gradcheck_cli.errors import UsageError
             raise UsageError(f"--wrt {n}: no variable or value named {n} in {graph.source}",
                              hint=f"the variables are {', '.join(graph.params()) or '(none)'}")
-    # an unrolled loop is derived for its numbers only (verify): no sympy pass over T copies
-    tidy = nullcontext() if unrolled and getattr(graph, "loop", None) is not None else scalars.context(
-        graph.names(), graph.values)
+    # an unrolled loop, for verify's numbers: no sympy pass, Jacobian chains or δ names over T copies
+    numbers_only = unrolled and getattr(graph, "loop", None) is not None
+    tidy = nullcontext() if numbers_only else scalars.context(graph.names(), graph.values)
     with using(graph.env), tidy:
-        grads: list[Gradient] = []
         steps: list[Step] = []
         if is_scalar(root.shape):
             bw = backward(root, targets)
             steps = bw.steps
+            grads = _numbers(bw, names, targets)
+            if numbers_only:
+                return Derivation(graph, out_name, grads, steps, {}, [])
             from gradcheck_cli.derive.jacobian import row_jacobians
 
             rows = row_jacobians(root)
             factors: dict[tuple[int, int], Any] = {}
             file_names = graph.names()
-            for n, t in zip(names, targets):
-                g = bw.cotangents.get(id(t))
-                if g is None:
-                    g = alg.zeros(*t.shape) if not is_scalar(t.shape) else alg.const(0)
-                grads.append(_with_jacobian(graph, Gradient(n, t, g, None), root, rows, factors, file_names))
+            grads = [_with_jacobian(graph, g, root, rows, factors, file_names) for g in grads]
         else:
-            for n, t in zip(names, targets):
-                grads.append(_with_jacobian(graph, Gradient(n, t, None, None), root))
+            grads = [_with_jacobian(graph, Gradient(n, t, None, None), root) for n, t in zip(names, targets)]
         signals, signal_exprs = name_signals(graph, grads, steps)
     return Derivation(graph, out_name, grads, steps, signals, signal_exprs)
+
+
+def _numbers(bw: Any, names: list[str], targets: list[Expr]) -> list[Gradient]:
+    """The shape-convention gradients alone: what verify evaluates."""
+    zero = {id(t): alg.zeros(*t.shape) if not is_scalar(t.shape) else alg.const(0) for t in targets}
+    return [Gradient(n, t, bw.cotangents.get(id(t), zero[id(t)]), None) for n, t in zip(names, targets)]
 
 
 def _with_jacobian(graph: Graph, grad: Gradient, root: Expr, rows: dict[int, object] | None = None,
@@ -372,9 +370,8 @@ def _reachable(root: Expr, stops: set[int]) -> dict[int, int]:
     """The nodes of root outside the already-named signals (whose insides are hidden by their
     name), each with the number of places it is used there.
 
-    One walk per result, repeated only for the results a newly named signal occurs
-    in, keeps naming linear-ish in depth: asking "does e occur in r?" per
-    candidate and result was cubic, 3 s of a 64-layer derivation.
+    One walk per result, repeated only for the results a newly named signal occurs in: asking
+    "does e occur in r?" per candidate and result was cubic, 3 s of a 64-layer derivation.
     """
     uses: dict[int, int] = {id(root): 0}
     stack = [root]

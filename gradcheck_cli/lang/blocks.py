@@ -62,9 +62,16 @@ def attach_loops(statements: list[ast.Node], text: str, source: str) -> list[ast
 def _body_statement(b: ast.Node, var: str) -> ast.Node:
     if isinstance(b, ForHead):
         raise ParseError("a loop inside a loop is not supported", b.span, "write one loop over t")
+    if isinstance(b, ast.Claim):  # a claim about every step: `claim dL/dx[t] = W_xh^T delta[t]`
+        c = replace(b, num_index=_bind(b.num_index, var), den_index=_bind(b.den_index, var))
+        if b.error is None and all(ix is None or ix.var != var for ix in (c.num_index, c.den_index)):
+            raise ParseError(f"a claim inside the loop is about a step: d{b.num}/d{b.den} names none", b.head_span,
+                             f"write `claim d{b.num}/d{b.den}[{var}] = …` for every step, or put the claim "
+                             "before or after the loop")
+        return c
     if not isinstance(b, ast.Assign):
-        raise ParseError("only assignments go inside a loop", b.span,
-                         "declare sequences (`x[t] : D, t = 1..T`) and write claims before or after the loop")
+        raise ParseError("only assignments and claims go inside a loop", b.span,
+                         "declare sequences (`x[t] : D, t = 1..T`) before the loop")
     return replace(b, index=_bind(b.index, var))
 
 

@@ -14,7 +14,7 @@ from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.shapes import SCALAR, Dim, DimEnv, Shape, is_scalar, shape_str, using
 from gradcheck_cli.lang.names import VECTOR_FUNCS, suggest
 from gradcheck_cli.lang.model import ClaimSpec, Graph, VarInfo
-from gradcheck_cli.lang.loops import loop_source, sequence_names
+from gradcheck_cli.lang.loops import loop_source, sequence_names, step_name
 from gradcheck_cli.lang.lower_loops import LoopStatements
 
 class Lowering(LoopStatements):
@@ -53,22 +53,25 @@ class Lowering(LoopStatements):
                     self._declare(s)
                 elif isinstance(s, ast.SeqDecl):
                     self._declare_steps(s)
+            loop_of: dict[int, ast.For] = {}  # a claim inside a loop: the loop
             for s in stmts:
                 if isinstance(s, (ast.Assign, ast.For)):
                     self._lower_statement(s, assigns)
-                elif isinstance(s, ast.Claim):
-                    claims.append(s)
-                    if s.value is not None:
-                        self._note_uses(s.value, self.claim_used)
                 elif isinstance(s, ast.Output):
                     output_stmt = s
+                for c in (s.body if isinstance(s, ast.For) else (s,)):
+                    if isinstance(c, ast.Claim):
+                        claims.append(c)
+                        loop_of.update({id(c): s} if s is not c else {})
+                        if c.value is not None:
+                            self._note_uses(c.value, self.claim_used)
             self._finish_pending()
             output, note = self._find_output(output_stmt, assigns, claims)
             graph = Graph(self.file.source, self.file.text, self.env, self.vars, self.functions,
                           self.values, self.value_spans, output, seed=self.seed, output_note=note,
                           loop=self.loop_source)
             for c in claims:
-                graph.claims.append(self._claim(c))
+                graph.claims.append(self._claim(c) if id(c) not in loop_of else self._loop_claim(loop_of[id(c)], c))
         graph.warnings = self.warnings
         return graph
 
@@ -261,6 +264,28 @@ class Lowering(LoopStatements):
             spec.expr = self.expr(c.value)
         except GradcheckError as e:
             spec.error = e
+        return spec
+
+    def _loop_claim(self, loop: ast.For, c: ast.Claim) -> ClaimSpec:
+        """`for t = a..b:  claim dL/dx[t] = …`: the claim at every step, under one name (`dL/dx[t]`)."""
+        def written(name: str, index: ast.Index | None) -> str:
+            return name if index is None else step_name(name, index)
+
+        spec = ClaimSpec(written(c.num, c.num_index), written(c.den, c.den_index), c.span,
+                         text=self.file.text[c.span.start:c.span.end])
+        if c.error is not None:
+            spec.error = c.error
+            return spec
+        lo, hi = self.index_value(loop.start, loop.start.span), self.index_value(loop.stop, loop.stop.span)
+        spec.over = (loop.var, lo, hi)
+        saved = (self.loop_var, self.step)
+        try:
+            for k in range(lo, hi + 1):
+                self.loop_var, self.step = loop.var, k
+                spec.steps.append(self._claim(c))
+        finally:
+            self.loop_var, self.step = saved
+        spec.error = next((one.error for one in spec.steps if one.error is not None), None)
         return spec
 
     # ------------------------------------------------------------ expressions

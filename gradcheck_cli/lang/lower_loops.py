@@ -82,6 +82,8 @@ class LoopStatements(ExprLowering):
             for k in steps:
                 self.loop_var, self.step = s.var, k
                 for a in s.body:
+                    if isinstance(a, ast.Claim):  # claims about every step: lowered with the other claims
+                        continue
                     assert isinstance(a, ast.Assign)
                     if a.index is None:
                         raise self._err(NameError_, f"{a.name} is assigned at every step: name it with its step",

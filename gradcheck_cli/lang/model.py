@@ -30,6 +30,10 @@ class ClaimSpec:
     expr: Expr | None = None
     error: GradcheckError | None = None
     text: str = ""
+    # a claim inside `for t = a..b:`: one claim per step (num and den above name the step as written,
+    # `x[t]`), checked together as one
+    steps: list["ClaimSpec"] = field(default_factory=list)
+    over: tuple[str, int, int] | None = None  # (t, a, b)
 
     @property
     def line(self) -> int:

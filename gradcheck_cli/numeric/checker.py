@@ -71,7 +71,9 @@ class _Scalar:
         return self.fun.entries(flat_idx, new_vals)
 
 
-def _fmt_index(label: str, idx: tuple[int, ...], shape: tuple[int, ...]) -> str:
+def _fmt_index(label: Any, idx: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    if callable(label):  # the entries of a sequence's steps: x[3][1]
+        return str(label(idx))
     if len(shape) == 2 and shape[1] == 1:
         return f"{label}[{idx[0]}]"
     if len(shape) == 2 and shape[0] == 1:
@@ -93,7 +95,7 @@ def _pair(claimed: float, numeric: float) -> tuple[str, str]:
 
 
 def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode: str, sample: int | None,
-          rng: np.random.Generator, rtol: float | None, scalar_out: bool, label: str,
+          rng: np.random.Generator, rtol: float | None, scalar_out: bool, label: Any,
           suspects: Any = None, atol_scale: float = 0.0) -> Outcome:
     """`suspects()` → (alternatives, missing terms): typical wrong answers, computed only on failure.
 
@@ -110,6 +112,8 @@ def check(fun: Any, claimed: np.ndarray, *, conv: str | None, method: str, mode:
                        None, None, [int(i) for i in bad], method, "full", None, 0)
     if mode == "auto":
         mode = "full" if P <= FULL_LIMIT else "fast"
+    if mode == "sample" and (sample or SAMPLE_DEFAULT) >= P:  # a sample of every entry is the full check
+        mode = "full"
     if not scalar_out:
         return _check_jacobian(fun, claimed, method, rtol, label, suspects)
     target = claimed if conv != "jacobian" else claimed.T
@@ -143,7 +147,7 @@ def _with_directions(sampled: Outcome, directional: Outcome, k: int, P: int) -> 
 
 
 def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray, target: np.ndarray,
-             indices: list[tuple[int, ...]] | None, method: str, mode: str, rtol: float | None, label: str,
+             indices: list[tuple[int, ...]] | None, method: str, mode: str, rtol: float | None, label: Any,
              fscale: float, evals: int, suspects: Any = None, atol_scale: float = 0.0) -> Outcome:
     xs = np.abs(x0) if indices is None else np.abs(np.array([x0[i] for i in indices]))
     cmp = compare(num, claimed_vals, method=method, f_scale=fscale, x_scale=xs,
@@ -191,7 +195,7 @@ def _verdict(fun: Any, x0: np.ndarray, num: np.ndarray, claimed_vals: np.ndarray
 
 
 def _failure(x0: np.ndarray, num: np.ndarray, target: np.ndarray, real_bad: list[tuple[int, ...]],
-             indices: list[tuple[int, ...]] | None, method: str, mode: str, label: str, evals: int,
+             indices: list[tuple[int, ...]] | None, method: str, mode: str, label: Any, evals: int,
              suspects: Any, cmp: Any) -> Outcome:
     """The report of real disagreements: the worst entry, both values, a diagnosis."""
     worst = max(real_bad, key=lambda b: abs(target[b] - num[_pos(b, indices)]))
@@ -222,7 +226,7 @@ def _pos(idx: tuple[int, ...], indices: list[tuple[int, ...]] | None) -> Any:
 
 
 def _check_directional(fun: Any, target: np.ndarray, method: str, rng: np.random.Generator, rtol: float | None,
-                       label: str, fscale: float) -> Outcome:
+                       label: Any, fscale: float) -> Outcome:
     res = directional_check(fun.scalar, fun.x0, target, rng, k=4, method=method, f_scale=fscale, batched=True)
     evals = res.evaluations
     if res.ok:
@@ -296,7 +300,7 @@ def _block_disagrees(fun: Any, x0: np.ndarray, g: np.ndarray, block: np.ndarray,
     return abs(num - claimed) > tol
 
 
-def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | None, label: str,
+def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | None, label: Any,
                     suspects: Any = None) -> Outcome:
     x0 = fun.x0
     J, evals = numeric_jacobian(fun, x0, method=method, batched=True)
@@ -316,15 +320,17 @@ def _check_jacobian(fun: Any, claimed: np.ndarray, method: str, rtol: float | No
     return Outcome(False, "fail", msg, cmp.max_abs_error, cmp.max_rel_error, list(i), method, "full", diag, evals)
 
 
-def analytic_path(out: Expr, wrt: Expr, ctx: Context) -> bool:
-    """Complex step is exact when every op between wrt and out is (piecewise) analytic."""
+def analytic_path(out: Expr, wrt: Expr | tuple[Expr, ...], ctx: Context) -> bool:
+    """Complex step is exact when every op between wrt (one node, or the steps of a sequence) and out
+    is (piecewise) analytic."""
     from gradcheck_cli.numeric.evaluate import depends_on
     from gradcheck_cli.symbolic.elementwise import ELEMENTWISE
     from gradcheck_cli.symbolic.table import OPS
 
-    dep = depends_on(out, {id(wrt)})
+    targets = {id(w) for w in (wrt if isinstance(wrt, tuple) else (wrt,))}
+    dep = depends_on(out, targets)
     for node in out.walk():
-        if id(node) not in dep or node is wrt:
+        if id(node) not in dep or id(node) in targets:
             continue
         if node.op == "fn":
             name = node.param("name")

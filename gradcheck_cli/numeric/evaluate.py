@@ -73,7 +73,7 @@ def evaluate(expr: Expr, ctx: Context, overrides: Mapping[int, np.ndarray] | Non
     for node in expr.walk():
         if id(node) in memo:
             continue
-        stable = _saturated(node, memo)
+        stable = stable_value(node, memo)
         memo[id(node)] = stable if stable is not None else apply_op(node, ctx, [memo[id(a)] for a in node.args])
     return memo[id(expr)]
 
@@ -97,7 +97,7 @@ def _one_minus(e: Expr) -> Expr | None:
     return None
 
 
-def _saturated(node: Expr, memo: Mapping[int, np.ndarray]) -> np.ndarray | None:
+def stable_value(node: Expr, memo: Mapping[int, np.ndarray]) -> np.ndarray | None:
     """tanh′ and σ′ as written (1 − tanh², σ(1 − σ)), evaluated without cancellation.
 
     At a saturated unit tanh(z) rounds to ±1 and `1 − tanh²` to exactly 0 while the

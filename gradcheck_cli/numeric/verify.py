@@ -10,7 +10,7 @@ everywhere; the report names the worst entry, both values and a diagnosis.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 import numpy as np
@@ -22,12 +22,15 @@ from gradcheck_cli.symbolic.elementwise import ELEMENTWISE, GENERIC_STANDINS, MA
 from gradcheck_cli.errors import GradcheckError, UsageError
 from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.lang.graph import ClaimSpec, Graph, load
+from gradcheck_cli.lang.loops import split_step_name
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
-from gradcheck_cli.numeric.mistakes import suspects_of, value_or_none
+from gradcheck_cli.numeric.claim_shape import convention, misshaped
+from gradcheck_cli.numeric.mistakes import suspects_of
 from gradcheck_cli.numeric.result import Check, Report
+from gradcheck_cli.numeric.sequence_check import SequenceFunction, Steps, evaluate_all, sequences, stacked
 from gradcheck_cli.symbolic.printing import to_dsl
-from gradcheck_cli.shapes import env, is_scalar, shape_str, using
+from gradcheck_cli.shapes import is_scalar, shape_str, using
 
 
 @dataclass
@@ -203,7 +206,14 @@ def verify(graph: Graph, opts: VerifyOptions | None = None) -> Report:
 
 def _derived_checks(graph: Graph, d: Derivation, points: list[_Point], opts: VerifyOptions) -> Iterator[Check]:
     root = graph.values[d.output]
+    groups = _sequence_groups(graph, d)
+    step_of = {e.name: s for s in groups.values() for e in s.elems}
     for g in d.gradients:  # a generator: the caller reports progress per check
+        if g.wrt in step_of:  # x[1], …, x[T]: one check of ∂L/∂x[t], at its first step
+            steps = step_of[g.wrt]
+            if g.wrt == steps.elems[0].name:
+                yield _steps_check(graph, d, root, steps, points, opts)
+            continue
         name = f"derived d{d.output}/d{g.wrt}"
         if g.skipped:
             yield Check(name=name, kind="derived", ok=True, status="skipped", message=g.skipped,
@@ -214,6 +224,24 @@ def _derived_checks(graph: Graph, d: Derivation, points: list[_Point], opts: Ver
         conv = "shape" if g.shape_form is not None else "jacobian"
         yield _check_value(name, "derived", graph, root, g.wrt_expr, lambda ctx, e=expr: evaluate(e, ctx),
                            conv, points, opts, line=None, wrt=g.wrt)
+
+
+def _sequence_groups(graph: Graph, d: Derivation) -> dict[str, Steps]:
+    if graph.loop is None:
+        return {}
+    declared = {n for s in graph.loop.seq_decls for n in s.decl.names}
+    exprs = {g.wrt: g.wrt_expr for g in d.gradients if not g.skipped and g.shape_form is not None}
+    return sequences(exprs, exprs.__getitem__, declared)
+
+
+def _steps_check(graph: Graph, d: Derivation, root: Expr, steps: Steps, points: list[_Point],
+                 opts: VerifyOptions) -> Check:
+    """∂L/∂x[t] for every t, as derive prints it: the T derived gradients against the (T, n) stack."""
+    by_name = {g.wrt: g.shape_form for g in d.gradients}
+    exprs = [by_name[e.name] for e in steps.elems]
+    return _check_value(f"derived d{d.output}/d{steps.name}", "derived", graph, root, steps,
+                        lambda ctx: stacked(evaluate_all(exprs, ctx)), "shape", points, opts, line=None,
+                        wrt=steps.name)
 
 
 # ---------------------------------------------------------------------------
@@ -229,6 +257,8 @@ def _one_line(err: GradcheckError) -> str:
 def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: VerifyOptions,
                  suspects_cache: dict[tuple[str, str], Any] | None = None) -> Check:
     base = dict(name=claim.name, kind="claim", file=graph.source, line=claim.line, wrt=claim.den)
+    if claim.steps and claim.error is None:
+        return _steps_claim(graph, claim, points, opts, suspects_cache)
     if claim.error is not None or claim.expr is None:
         msg = _one_line(claim.error) if claim.error else "the claim could not be read"
         span = claim.error.span if claim.error else None
@@ -239,11 +269,11 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     expr = claim.expr
     if expr.op == "const" and expr.param("value") == 0 and is_scalar(num.shape) and not is_scalar(den.shape):
         expr = alg.zeros(*den.shape)  # `0`, as derive prints a zero gradient: zero of every entry
-    conv, problem = _convention(num, den, expr, opts.convention)
+    conv, problem = convention(num, den, expr, opts.convention)
     suspects = suspects_of(graph, claim, {} if suspects_cache is None else suspects_cache)
     if problem:
         # a usual mistake by value first: a row bias summed over the wrong axis is a column, the transposed shape
-        diagnosis = _misshaped(claim.expr, points, suspects)
+        diagnosis = misshaped(claim.expr, points, suspects)
         if diagnosis:
             problem += f"; looks like: {diagnosis}"
         elif "transpose" in problem:
@@ -254,59 +284,41 @@ def _claim_check(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
                         line=claim.line, wrt=claim.den, suspects=suspects)
 
 
-def _misshaped(expr: Expr, points: list[_Point], suspects: Any) -> str | None:
-    """A claim of the wrong shape that is one of the usual wrong answers, by value (a bias gradient
-    summed over the batch's other axis is 1×B, not n×1): its name, else None."""
-    if suspects is None or not points:
-        return None
-    ctx = points[0].ctx
-    claimed = value_or_none(expr, ctx)
-    if claimed is None or not np.all(np.isfinite(claimed)):
-        return None
-    alternatives, _ = suspects(ctx)
-    scale = float(np.max(np.abs(claimed), initial=0.0))
-    for label, alt in alternatives.items():
-        if alt.shape == claimed.shape and np.any(alt) and np.allclose(alt, claimed, rtol=1e-7, atol=1e-12 * scale):
-            return label
-    return None
-
-
-
-def _convention(num: Expr, den: Expr, claim: Expr, strict: str) -> tuple[str | None, str | None]:
-    """Which layout the claim uses, or why it fits none."""
-    E = env()
-    ds, cs = den.shape, claim.shape
-    if is_scalar(num.shape):
-        if E.same_shape(cs, ds):
-            return "shape", None
-        if ds[1].is_one and E.same_shape(cs, (ds[1], ds[0])):
-            if strict == "shape":
-                return "jacobian", (f"the claim is a row vector ({shape_str(cs)}), the Jacobian form; "
-                                    f"in shape convention it must be {shape_str(ds)} like the variable")
-            return "jacobian", None
-        if E.same_shape(cs, (ds[1], ds[0])):
-            return None, (f"the claim is {shape_str(cs)}, the transpose of the variable's shape {shape_str(ds)}: "
-                          f"in shape convention the gradient has the variable's shape")
-        return None, (f"the claim is {shape_str(cs)}, which fits no convention: the gradient should be "
-                      f"{shape_str(ds)} (shape convention)" + ("" if not ds[1].is_one else f" or {shape_str((ds[1], ds[0]))} (Jacobian form)"))
-    if not (ds[0].is_one or ds[1].is_one):
-        return None, "a vector's derivative by a matrix is a 3-tensor; claims of it are not checked"
-    n_out = num.shape[0] if not num.shape[0].is_one else num.shape[1]
-    n_in = ds[0] if not ds[0].is_one else ds[1]
-    want = (n_out, n_in)
-    if E.same_shape(cs, want):
-        return "jacobian", None
-    if E.same_shape(cs, (n_in, n_out)):
-        return None, (f"the claim is {shape_str(cs)}, the transposed Jacobian (denominator layout); "
-                      f"the Jacobian is {shape_str(want)} (numerator layout: rows follow the output)")
-    return None, f"the claim is {shape_str(cs)}, but the Jacobian is {shape_str(want)}"
+def _steps_claim(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: VerifyOptions,
+                 cache: dict[tuple[str, str], Any] | None) -> Check:
+    """A claim inside `for t = a..b:`, about every step of a sequence (`claim dL/dx[t] = W_xhᵀ δ[t]`):
+    one check of the (steps, n) stack. Another kind (a numerator that moves with t) is checked step
+    by step, and the first failing step (else the worst) speaks for the claim."""
+    var = claim.over[0] if claim.over else "t"
+    nums, dens = {c.num for c in claim.steps}, [c.den for c in claim.steps]
+    if len(nums) > 1 or len(set(dens)) < len(dens) or split_step_name(dens[0]) is None:
+        each = [(c, _claim_check(graph, c, points, opts, cache)) for c in claim.steps]
+        one, check = next(((c, k) for c, k in each if not k.ok), None) or max(
+            each, key=lambda p: p[1].max_rel_error or 0.0)
+        at = f" (at {var} = {split_step_name(one.den)[1] if split_step_name(one.den) else '?'})"  # type: ignore[index]
+        return replace(check, name=claim.name, wrt=claim.den, message=check.message + at if not check.ok else check.message)
+    num = graph.values.get(claim.steps[0].num) or graph.variables[claim.steps[0].num].expr
+    elems = [graph.variables[d].expr if d in graph.variables else graph.values[d] for d in dens]
+    exprs = [c.expr for c in claim.steps]
+    conv = None
+    for c, den, e in zip(claim.steps, elems, exprs):
+        assert e is not None
+        conv, problem = convention(num, den, e, opts.convention)
+        if problem:
+            return Check(name=claim.name, kind="claim", file=graph.source, line=claim.line, wrt=claim.den, ok=False,
+                         status="fail", message=f"{problem} (at {c.den})", convention=conv)
+    steps = Steps(split_step_name(dens[0])[0], tuple(int(split_step_name(d)[1]) for d in dens),  # type: ignore[index,arg-type]
+                  tuple(elems))
+    check = _check_value(claim.name, "claim", graph, num, steps, lambda ctx: stacked(evaluate_all(exprs, ctx)),
+                         "shape", points, opts, line=claim.line, wrt=claim.den)
+    return replace(check, convention=conv)
 
 
 # ---------------------------------------------------------------------------
 # the shared numeric comparison
 
 
-def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr, value_of: Any, conv: str | None,
+def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr | Steps, value_of: Any, conv: str | None,
                  points: list[_Point], opts: VerifyOptions, line: int | None, wrt: str | None,
                  suspects: Any = None) -> Check:
     t0 = time.perf_counter()
@@ -319,13 +331,17 @@ def _check_value(name: str, kind: str, graph: Graph, num: Expr, den: Expr, value
             except (KeyError, ValueError, np.linalg.LinAlgError) as e:
                 return Check(name=name, kind=kind, ok=False, status="error", file=graph.source, line=line, wrt=wrt,
                              message=f"could not evaluate: {e}", convention=conv)
-            fun = Function(num, den, pt.ctx)
-            method = opts.method
+            fun = SequenceFunction(num, den, pt.ctx) if isinstance(den, Steps) else Function(num, den, pt.ctx)
+            method, mode = opts.method, opts.mode
+            if mode == "auto" and isinstance(fun, SequenceFunction):
+                mode = fun.auto_mode()
             if method == "auto":
-                method = "complex" if checker.analytic_path(num, den, pt.ctx) else "central"
-            result = checker.check(fun, claimed, conv=conv, method=method, mode=opts.mode, sample=opts.sample,
+                path_from = den.elems if isinstance(den, Steps) else den
+                method = "complex" if checker.analytic_path(num, path_from, pt.ctx) else "central"
+            result = checker.check(fun, claimed, conv=conv, method=method, mode=mode, sample=opts.sample,
                                    rng=np.random.default_rng(opts.seed + 17), rtol=opts.tolerance,
-                                   scalar_out=is_scalar(num.shape), label=_entry_label(den, graph),
+                                   scalar_out=is_scalar(num.shape),
+                                   label=fun.label if isinstance(fun, SequenceFunction) else _entry_label(den, graph),
                                    suspects=(lambda ctx=pt.ctx: suspects(ctx)) if suspects else None)
         evaluations += result.evaluations
         check = Check(name=name, kind=kind, ok=result.ok, status=result.status, message=result.message,

@@ -229,10 +229,9 @@ def claims_dsl(d: LoopDerivation) -> str:
         lines.append(f"for {s.var} = {s.start}..{index_text(stop)}:")
         lines += [f"  {pr.signal(r, (s.var, 0))} = {pr.expr(r.body)}" for r in _same_step_order(d)]
     for g in d.loop_gradients:
-        if g.every_step:  # a claim about one step stands for all: the first
-            first = step_name(g.wrt.split("[")[0], (None, s.start))
-            at = [Term(localize(t.expr, {}, mover(s.var, (None, s.start)))) for t in g.terms]
-            lines.append(f"claim d{d.output}/d{first} = {pr.gradient(LoopGradient(first, g.shape, at))}")
+        if g.every_step:  # ∂L/∂x[t] for every t: a claim inside a loop, as the text prints it
+            lines += [f"for {s.var} = {s.start}..{index_text(g.upto or (s.length, 0))}:",
+                      f"  claim d{d.output}/d{g.wrt} = {pr.gradient(g)}"]
             continue
         lines.append(f"claim d{d.output}/d{g.wrt} = {pr.gradient(g)}")
     return "\n".join(lines) + "\n"

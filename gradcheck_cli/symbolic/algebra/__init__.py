@@ -14,7 +14,7 @@ from gradcheck_cli.symbolic.algebra.base import (  # noqa: F401  (alg.X for ever
     ones, remember, same_shape, split_coef, symmetric_form, transposes_away, var, zeros, zeros_like,
 )
 from gradcheck_cli.symbolic.algebra.arithmetic import (  # noqa: F401
-    T, add, diag, div, matmul, mul, neg, scale, sub, sum_,
+    T, add, add_all, diag, div, matmul, mul, neg, scale, sub, sum_,
 )
 from gradcheck_cli.symbolic.algebra.functions import (  # noqa: F401
     concat, det, diagvec, fn, fn_derivative, inv, log_softmax, logdet, logsumexp, max_, min_, norm,

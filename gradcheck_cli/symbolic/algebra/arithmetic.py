@@ -31,6 +31,20 @@ def add(a: Expr, b: Expr) -> Expr:
     return _sum_of(terms) if terms else zeros_like(a.shape)  # everything cancelled: a − a = 0
 
 
+def add_all(items: list[Expr]) -> Expr:
+    """a₁ + a₂ + … + aₙ with the terms collected once: the T contributions to a weight shared by T
+    unrolled steps. Adding them two at a time re-collected the growing sum at every addition."""
+    first = items[0]
+    plain = not is_literal() and all(same_shape(e.shape, first.shape) and not is_const(e) for e in items)
+    if len(items) < 3 or not plain:
+        out = first
+        for e in items[1:]:
+            out = add(out, e)
+        return out
+    terms = _collect([t for e in items if not is_zero(e) for t in _terms(e)])
+    return _sum_of(terms) if terms else zeros_like(first.shape)
+
+
 def _terms(e: Expr) -> list[tuple[Any, Expr]]:
     """c₁·t₁ + c₂·t₂ + …, not looking inside the file's own sums (they keep their names)."""
     if e.op == "add" and id(e) not in FORWARD and same_shape(e.args[0].shape, e.args[1].shape):
