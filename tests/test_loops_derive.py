@@ -82,3 +82,21 @@ def test_derive_on_T_1000_costs_what_T_3_costs() -> None:
         texts.append(RENDERERS["text"](d))
     assert texts[0] == texts[1]
     assert times[1] < 10 * times[0] + 0.05, times
+
+
+def _derived(path: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+    text = _without_claims((ROOT / path).read_text(encoding="utf-8"))
+    d = derive(parse(text, path))
+    return RENDERERS["text"](d), loop_dict(d)
+
+
+def test_a_boundary_line_seeded_with_ones_has_no_ones_factor() -> None:
+    """s = sum(h[T]) seeds the last step with 𝟏: δ[T] = relu′(W_hh h[T−1]), not 𝟏(H×1) ∘ relu′(…),
+    in the text, the LaTeX, the DSL and claims_dsl (which reads back: the test above)."""
+    text, j = _derived("examples/flow_relu_rnn.grad")
+    assert "δ[T] = relu′(W_hh h[T−1])\n" in text and "𝟏" not in text, text
+    (rec,) = j["recursions"]
+    (last,) = rec["boundary"]
+    assert (last["dsl"], last["text"]) == ("relu'(W_hh h[T-1])", "relu′(W_hh h[T−1])")
+    assert "mathbf{1}" not in last["latex"] and "odot" not in last["latex"]
+    assert j["claims_dsl"].startswith("delta[T] = relu'(W_hh h[T-1])\nfor t = 1..T-1:\n")

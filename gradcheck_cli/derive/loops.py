@@ -173,8 +173,9 @@ class _Closed:
                 self.express(self.final, self.ct(self.final, node), self.t, skip=s.name) is body:
             boundary, stop = [], (step.length, 0)  # the last step's loss is in its ∂L/∂h[T]
         else:
-            boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, node), (step.length, 0),
-                                                        skip=s.name))]
+            # tidied as the body is: the loss's seed put in for G_h (𝟏 for sum(h[T])) leaves no 𝟏 ∘ x
+            boundary = [((step.length, 0), scalars.tidy(self.express(self.final, self.ct(self.final, node),
+                                                                     (step.length, 0), skip=s.name)))]
             stop = (step.length, -1)
         of_expr = localize(node, self.names, mover(step.var, self.t))
         of = s.prev.name if node is s.prev else self.names.get(id(node)) or to_dsl(of_expr)
@@ -189,8 +190,8 @@ class _Closed:
         stop: Index = (step.length, 0)
         if self.final is not None:
             stop = (step.length, -1)
-            boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, s.cur), (step.length, 0),
-                                                        skip="d:" + s.name))]
+            boundary = [((step.length, 0), scalars.tidy(self.express(self.final, self.ct(self.final, s.cur),
+                                                                     (step.length, 0), skip="d:" + s.name)))]
         return Recursion(name, s.name, self.names.get(id(s.cur), s.name), s.cur.shape, scalars.tidy(body),
                          (None, step.start), stop, boundary)
 
