@@ -100,3 +100,13 @@ def test_a_boundary_line_seeded_with_ones_has_no_ones_factor() -> None:
     assert (last["dsl"], last["text"]) == ("relu'(W_hh h[T-1])", "relu′(W_hh h[T−1])")
     assert "mathbf{1}" not in last["latex"] and "odot" not in last["latex"]
     assert j["claims_dsl"].startswith("delta[T] = relu'(W_hh h[T-1])\nfor t = 1..T-1:\n")
+
+
+@pytest.mark.parametrize("path", FILES)
+def test_latex_gives_every_recursion_its_own_range(path: str) -> None:
+    """The LaTeX rows of the recursions say the ranges the text says (gru_seq's δ_h holds for t = T, …, 1:
+    the LaTeX said T−1 from dh's range and so lost δ_h[T])."""
+    d = derive(parse(_without_claims((ROOT / path).read_text(encoding="utf-8")), path))
+    text, latex = RENDERERS["text"](d), RENDERERS["latex"](d)
+    said = [m.replace("−", "-") for m in re.findall(r"   for t = (\S+), …, 1$", text, re.M)]  # T down to 1
+    assert said == re.findall(r"&& t = (\S+), \\dots, 1 \\\\$", latex, re.M), latex
