@@ -114,3 +114,49 @@ def localize(root: Expr, names: dict[int, str], move: Callable[[Index], Index]) 
 def step_vars(root: Expr) -> set[str]:
     """The step variables an expression reads (`h[t-1]`, `x[t]`, `delta[t+1]`)."""
     return {n.name for n in root.walk() if n.op == "var" and n.name and split_step_index(n.name)}
+
+
+def sum_terms(e: Expr) -> list[Expr]:
+    """The terms of a sum as it prints, a + b − c → [a, b, −c] (a broadcasting sum is one term)."""
+    if e.op == "add" and alg.same_shape(e.args[0].shape, e.shape) and alg.same_shape(e.args[1].shape, e.shape):
+        return sum_terms(e.args[0]) + sum_terms(e.args[1])
+    return [e]
+
+
+def aligned(e: Expr, ref: Expr, memo: dict[tuple[int, int], Expr] | None = None) -> Expr:
+    """e with the terms of its sums put in ref's order wherever the two correspond (the same value:
+    only the order of terms changes), so that the last step's line, built by another reverse pass,
+    reads term for term like the recursion's (and is ref itself when the two are the same sum)."""
+    memo = {} if memo is None else memo
+    if e is ref or e.op != ref.op or len(e.args) != len(ref.args):
+        return e
+    if (id(e), id(ref)) not in memo:
+        memo[(id(e), id(ref))] = _aligned(e, ref, memo)
+    return memo[(id(e), id(ref))]
+
+
+def _aligned(e: Expr, ref: Expr, memo: dict[tuple[int, int], Expr]) -> Expr:
+    terms, refs = sum_terms(e), sum_terms(ref)
+    if len(terms) > 1 and len(refs) > 1:
+        out: list[Expr] = []
+        for r in refs:  # each of ref's terms takes the term that is it, else the first with its head
+            pick = next((i for i, t in enumerate(terms) if aligned(t, r, memo) is r), None)
+            if pick is None:
+                pick = next((i for i, t in enumerate(terms) if _head(t) == _head(r)), None)
+            if pick is not None:
+                out.append(aligned(terms.pop(pick), r, memo))
+        acc, *rest = out + terms  # the terms ref has no place for keep their order, after
+        for t in rest:
+            acc = make("add", (acc, t), e.params, e.shape)
+        return acc
+    args = tuple(aligned(a, r, memo) for a, r in zip(e.args, ref.args))
+    return e if all(a is b for a, b in zip(args, e.args)) else make(e.op, args, e.params, e.shape, e.span)
+
+
+def _head(e: Expr) -> tuple[object, ...]:
+    """What a term starts with (Wfᵀ in Wfᵀ (…), dh[t] in dh[t] ∘ …): terms with one head correspond."""
+    if e.op == "neg":
+        return ("neg", *_head(e.args[0]))
+    if e.op in ("matmul", "mul"):
+        return e.op, id(e.args[0])  # nodes are interned: one id, one expression
+    return e.op, id(e)
