@@ -27,7 +27,7 @@ KNOWN = {
     "tanh", "sin", "cos", "tan", "det", "tr", "sqrt", "sum", "prod", "dots", "mathbb", "item", "usepackage", "quad", "qquad",
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota", "kappa",
     "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega",
-    "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "ldots", "cdots",
+    "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "ldots", "cdots", "dots", "prod",
     "mathcal", "operatorname", "textbf", "emph", "section", "subsection", "noindent", "par", "label",
 }
 ENVIRONMENTS = {"aligned", "align", "align*", "enumerate", "itemize", "array", "pmatrix", "bmatrix", "cases"}

@@ -113,6 +113,25 @@ def test_step_names_read_back() -> None:
     assert split_step_name("h3") is None
 
 
+def test_derive_reads_step_names_with_the_lang_helper() -> None:
+    """One reader of `h[t-1]`: derive moves steps with split_step_index (lang), it has no copy of its own."""
+    from gradcheck_cli.derive import loop_build, loop_step
+    from gradcheck_cli.lang.loops import split_step_index
+    from gradcheck_cli.render import loops as render_loops
+
+    assert split_step_index("h[t-1]") == ("h", ("t", -1)) and split_step_index("d[T+1]") == ("d", ("T", 1))
+    assert split_step_index("h[3]") == ("h", (None, 3)) and split_step_index("δ_h[t]") == ("δ_h", ("t", 0))
+    for name in ("h3", "h[t*2]", "(W h)[0:n]", "x[t][0]", "h[]"):
+        assert split_step_index(name) is None, name
+    for name in ("h[3]", "h[t-1]", "delta[T+1]", "x[t]"):
+        base, ix = split_step_index(name)  # type: ignore[misc]
+        assert split_step_name(name) is not None and split_step_name(name)[0] == base  # type: ignore[index]
+        assert step_name(base, loop_step.index_text(ix)) == name
+    for module in (loop_step, loop_build, render_loops):
+        assert not hasattr(module, "split_step"), module.__name__
+        assert getattr(module, "split_step_index", split_step_index) is split_step_index
+
+
 # ---------------------------------------------------------------- the unrolled graph
 
 
@@ -224,6 +243,21 @@ def test_verify_json_of_a_loop_file(tmp_path: Path, cli: Callable[..., Any]) -> 
     assert r.exit_code == 0, r.output
     names = [c["name"] for c in json.loads(r.stdout)["checks"]]
     assert "derived ds/dh[0]" in names and "claim ds/du" in names
+
+
+def test_a_failing_step_claim_keeps_its_step_in_its_name(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    """`claim ds/dx[t]` after the loop fails (t has no value there), and says so under its own name,
+    `claim ds/dx[t] (line N)`, not `claim ds/dx`; a claim with a broken expression keeps its step too."""
+    path = tmp_path / "rnn.grad"
+    lines = RNN.rstrip("\n").count("\n") + 1
+    path.write_text(RNN + "claim ds/dx[t] = U^T d[t]\nclaim ds/dh[0] = W^T (u\nclaim dh[T]/dh[T-1] = W +\n",
+                    encoding="utf-8")
+    r = cli("verify", path)
+    assert r.exit_code == 1, r.output
+    failed = [line.split("FAIL", 1)[1].strip() for line in r.output.splitlines() if "FAIL" in line]
+    assert failed == [f"claim ds/dx[t] (line {lines + 1})", f"claim ds/dh[0] (line {lines + 2})",
+                      f"claim dh[4]/dh[3] (line {lines + 3})"], r.output  # T = 4: as a passing claim names it
+    assert "the loop variable t is used outside its loop" in r.output
 
 
 def test_numbers_of_an_unrolled_loop_match_numpy() -> None:

@@ -10,10 +10,11 @@ plus terms without a step (`lam/2 ‖W_hh‖²`). The cut is one step's size wha
 
 from __future__ import annotations
 
-from gradcheck_cli.derive.loop_step import State, StepGraph, split_step, step_name, substitute
+from gradcheck_cli.derive.loop_step import State, StepGraph, step_name, substitute
 from gradcheck_cli.derive.loops import LoopDerivation, bptt
 from gradcheck_cli.errors import DeriveError
 from gradcheck_cli.lang.graph import Graph, VarInfo
+from gradcheck_cli.lang.loops import split_step_index
 from gradcheck_cli.shapes import using
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
@@ -22,7 +23,7 @@ from gradcheck_cli.symbolic.expr import Expr
 def _by_step(names: list[str]) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {}
     for n in names:
-        parts = split_step(n)
+        parts = split_step_index(n)
         if parts is not None and parts[1][0] is None:
             out.setdefault(parts[1][1], {})[parts[0]] = n
     return out
@@ -33,8 +34,8 @@ def _step_values(graph: Graph) -> list[str]:
     body = getattr(getattr(graph, "loop", None), "loop", None)
     if body is not None:
         own = {s.name for s in body.body if getattr(s, "name", None)}
-        return [n for n in graph.values if (p := split_step(n)) is not None and p[0] in own]
-    return [n for n, e in graph.values.items() if split_step(n) is not None and e.op != "var"]
+        return [n for n in graph.values if (p := split_step_index(n)) is not None and p[0] in own]
+    return [n for n, e in graph.values.items() if split_step_index(n) is not None and e.op != "var"]
 
 
 def _terms(e: Expr) -> list[Expr]:
@@ -72,8 +73,8 @@ def _loss(graph: Graph, values: dict[int, dict[str, str]], last: int) -> tuple[s
     extra: Expr | None = None
     for term in _terms(graph.output):
         name = by_id.get(id(term))
-        if name is not None and split_step(name) is not None:
-            base, (_, k) = split_step(name)  # type: ignore[misc]
+        if name is not None and split_step_index(name) is not None:
+            base, (_, k) = split_step_index(name)  # type: ignore[misc]
             steps.setdefault(base, set()).add(k)
         else:
             extra = term if extra is None else alg.add(extra, term)
@@ -106,7 +107,7 @@ def _post(graph: Graph, extra: Expr, values: dict[int, dict[str, str]], last: in
     names: dict[int, str] = {}
     cut_values: dict[str, Expr] = {}
     for n, e in graph.values.items():  # the file's values after the loop (p = softmax(W_hy h[T])), cut alike
-        if split_step(n) is None and n != graph.output_name and e.op != "var":
+        if split_step_index(n) is None and n != graph.output_name and e.op != "var":
             names.setdefault(id(cut_e := substitute(e, mapping)), n)
             if cut_e is not e:
                 cut_values[n] = cut_e
@@ -159,20 +160,20 @@ def _cut(graph: Graph, values: dict[int, dict[str, str]], variables: dict[int, d
         inputs.append((b, new, graph.variables[n].kind))
     step_values = {step_name(b, (var, 0)): substitute(e, mapping) for b, e in here.items()}
     leftover = {n.name for e in step_values.values() for n in e.walk()
-                if n.op == "var" and n.name and (p := split_step(n.name)) and p[1][0] is None}
+                if n.op == "var" and n.name and (p := split_step_index(n.name)) and p[1][0] is None}
     if leftover:
         raise DeriveError(f"a step of the loop reads {', '.join(sorted(leftover))}, "
                           "which is neither the step before nor a shared variable", None)
     step_vars = {n: VarInfo(n, "vector", v.param("qualifiers") or (), None, v)  # type: ignore[arg-type]
                  for n, v in [(e.name, e) for _, e, _ in inputs] + [(p.name, p) for _, p, _ in states]}
     g = Graph(graph.source, graph.text, graph.env,
-              {**{n: v for n, v in graph.variables.items() if split_step(n) is None}, **step_vars},
+              {**{n: v for n, v in graph.variables.items() if split_step_index(n) is None}, **step_vars},
               graph.functions, step_values, {},
               step_name(loss[0] if loss[0] else (states[0][0] if states else next(iter(here))), (var, 0)))
     cur = {b: step_values[step_name(b, (var, 0))] for b, _, _ in states}
     J = step_values[step_name(loss[0], (var, 0))] if loss[0] is not None else None
     return StepGraph(g, [State(b, p, cur[b], init) for b, p, init in states],
-                     [e for _, e, kind in inputs], [p for p in graph.params() if split_step(p) is None],
+                     [e for _, e, kind in inputs], [p for p in graph.params() if split_step_index(p) is None],
                      J, loss[1], graph.output_name, length=length)
 
 

@@ -11,31 +11,13 @@ moved, built by `localize`. Nothing here grows with the number of steps T.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from gradcheck_cli.lang.graph import Graph
+from gradcheck_cli.lang.loops import Index, split_step_index
 from gradcheck_cli.symbolic.expr import Expr, make
 from gradcheck_cli.symbolic import algebra as alg
-
-# A step index is `var + offset`: ("t", -1) is t-1, ("T", 1) is T+1, (None, 0) is 0.
-Index = tuple[str | None, int]
-
-_STEP = re.compile(r"^([^\W\d]\w*)\[([^\[\]]+)\]$")
-_INDEX = re.compile(r"^\s*(?:([^\W\d]\w*)\s*)?(?:([+-])?\s*(\d+))?\s*$")
-
-
-def parse_index(text: str) -> Index | None:
-    """`t-1` → ("t", -1), `T` → ("T", 0), `0` → (None, 0); None if it is no index."""
-    m = _INDEX.match(text)
-    if m is None or (m.group(1) is None and m.group(3) is None):
-        return None
-    var, sign, num = m.groups()
-    k = int(num) if num is not None else 0
-    if var is not None and num is not None and sign is None:
-        return None  # `t1` is a name, not an index
-    return var, -k if sign == "-" else k
 
 
 def index_text(ix: Index) -> str:
@@ -43,15 +25,6 @@ def index_text(ix: Index) -> str:
     if var is None:
         return str(k)
     return var if k == 0 else f"{var}{'+' if k > 0 else '-'}{abs(k)}"
-
-
-def split_step(name: str) -> tuple[str, Index] | None:
-    """`h[t-1]` → ("h", ("t", -1)); None for a name without a step."""
-    m = _STEP.match(name)
-    if m is None:
-        return None
-    ix = parse_index(m.group(2))
-    return (m.group(1), ix) if ix is not None else None
 
 
 def step_name(base: str, ix: Index) -> str:
@@ -102,7 +75,7 @@ class StepGraph:
         """The step's named values (node id -> `z[t]`)."""
         out: dict[int, str] = {}
         for n, e in self.graph.values.items():
-            if split_step(n) is not None and e.op != "var" and id(e) not in out:
+            if split_step_index(n) is not None and e.op != "var" and id(e) not in out:
                 out[id(e)] = n
         return out
 
@@ -130,7 +103,7 @@ def localize(root: Expr, names: dict[int, str], move: Callable[[Index], Index]) 
     mapping: dict[int, Expr] = {}
     for node in root.walk():
         name = names.get(id(node)) if node.op != "var" else node.name
-        parts = split_step(name) if name else None
+        parts = split_step_index(name) if name else None
         if parts is None:
             continue
         base, ix = parts
@@ -140,4 +113,50 @@ def localize(root: Expr, names: dict[int, str], move: Callable[[Index], Index]) 
 
 def step_vars(root: Expr) -> set[str]:
     """The step variables an expression reads (`h[t-1]`, `x[t]`, `delta[t+1]`)."""
-    return {n.name for n in root.walk() if n.op == "var" and n.name and split_step(n.name)}
+    return {n.name for n in root.walk() if n.op == "var" and n.name and split_step_index(n.name)}
+
+
+def sum_terms(e: Expr) -> list[Expr]:
+    """The terms of a sum as it prints, a + b − c → [a, b, −c] (a broadcasting sum is one term)."""
+    if e.op == "add" and alg.same_shape(e.args[0].shape, e.shape) and alg.same_shape(e.args[1].shape, e.shape):
+        return sum_terms(e.args[0]) + sum_terms(e.args[1])
+    return [e]
+
+
+def aligned(e: Expr, ref: Expr, memo: dict[tuple[int, int], Expr] | None = None) -> Expr:
+    """e with the terms of its sums put in ref's order wherever the two correspond (the same value:
+    only the order of terms changes), so that the last step's line, built by another reverse pass,
+    reads term for term like the recursion's (and is ref itself when the two are the same sum)."""
+    memo = {} if memo is None else memo
+    if e is ref or e.op != ref.op or len(e.args) != len(ref.args):
+        return e
+    if (id(e), id(ref)) not in memo:
+        memo[(id(e), id(ref))] = _aligned(e, ref, memo)
+    return memo[(id(e), id(ref))]
+
+
+def _aligned(e: Expr, ref: Expr, memo: dict[tuple[int, int], Expr]) -> Expr:
+    terms, refs = sum_terms(e), sum_terms(ref)
+    if len(terms) > 1 and len(refs) > 1:
+        out: list[Expr] = []
+        for r in refs:  # each of ref's terms takes the term that is it, else the first with its head
+            pick = next((i for i, t in enumerate(terms) if aligned(t, r, memo) is r), None)
+            if pick is None:
+                pick = next((i for i, t in enumerate(terms) if _head(t) == _head(r)), None)
+            if pick is not None:
+                out.append(aligned(terms.pop(pick), r, memo))
+        acc, *rest = out + terms  # the terms ref has no place for keep their order, after
+        for t in rest:
+            acc = make("add", (acc, t), e.params, e.shape)
+        return acc
+    args = tuple(aligned(a, r, memo) for a, r in zip(e.args, ref.args))
+    return e if all(a is b for a, b in zip(args, e.args)) else make(e.op, args, e.params, e.shape, e.span)
+
+
+def _head(e: Expr) -> tuple[object, ...]:
+    """What a term starts with (Wfᵀ in Wfᵀ (…), dh[t] in dh[t] ∘ …): terms with one head correspond."""
+    if e.op == "neg":
+        return ("neg", *_head(e.args[0]))
+    if e.op in ("matmul", "mul"):
+        return e.op, id(e.args[0])  # nodes are interned: one id, one expression
+    return e.op, id(e)

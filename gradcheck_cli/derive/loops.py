@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from gradcheck_cli.derive import scalars
 from gradcheck_cli.derive.jacobian import forward_jacobian
-from gradcheck_cli.derive.loop_step import (Index, State, StepGraph, localize, mover, step_name, step_vars,
-                                            substitute)
+from gradcheck_cli.derive.loop_step import (Index, State, StepGraph, aligned, localize, mover, step_name,
+                                            step_vars, substitute)
 from gradcheck_cli.derive.reverse import Backward, Derivation, backward
 from gradcheck_cli.lang.graph import Graph
 from gradcheck_cli.shapes import Shape, is_scalar, using
@@ -161,37 +161,44 @@ class _Closed:
     def ct(self, bw: Backward, e: Expr) -> Expr:
         return bw.cotangents.get(id(e)) or (alg.const(0) if is_scalar(e.shape) else alg.zeros(*e.shape))
 
+    def last(self, e: Expr, like: Expr, skip: str | None = None) -> Expr:
+        """The last step's `e` (from the pass at t = T) over step t's names, tidied like the generic
+        step's `like` and with its sums in like's order: `like` itself when the two agree."""
+        return aligned(scalars.tidy(self.express(self.final, e, self.t, skip)), like)
+
+    def at_end(self, e: Expr) -> Expr:
+        """e, over step t's names, at t = T."""
+        return localize(e, {}, mover(self.step.var, (self.step.length, 0)))
+
     def recursion(self, s: State) -> Recursion:
         step, node = self.step, self.nodes[s.name]
         body = self.express(self.inner, self.ct(self.inner, node), self.t, skip=s.name)
         if node is s.prev:  # the signal is what step t sends back: its own next value stands for F_h
             body = substitute(body, {id(self.sig_vars[s.name]): self.sig_vars[s.name]})
-        if self.final is None:
+        body = scalars.tidy(body)
+        stop: Index = (step.length, 0)
+        last = None if self.final is None else self.last(self.ct(self.final, node), body, s.name)
+        if last is None:
             boundary = [((step.length, 1), alg.zeros(*node.shape))]
-            stop: Index = (step.length, 0)
-        elif s.name in self.totals and \
-                self.express(self.final, self.ct(self.final, node), self.t, skip=s.name) is body:
-            boundary, stop = [], (step.length, 0)  # the last step's loss is in its ∂L/∂h[T]
+        elif s.name in self.totals and last is body:
+            boundary = []  # the last step's loss is in its ∂L/∂h[T]: the recursion holds at t = T too
         else:
-            boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, node), (step.length, 0),
-                                                        skip=s.name))]
-            stop = (step.length, -1)
+            boundary, stop = [((step.length, 0), self.at_end(last))], (step.length, -1)
         of_expr = localize(node, self.names, mover(step.var, self.t))
         of = s.prev.name if node is s.prev else self.names.get(id(node)) or to_dsl(of_expr)
-        return Recursion(self.sig[s.name], s.name, of or s.name, node.shape, scalars.tidy(body),
+        return Recursion(self.sig[s.name], s.name, of or s.name, node.shape, body,
                          (None, step.start), stop, boundary, of_expr)
 
     def total(self, s: State) -> Recursion:
         """∂L/∂h[t] of a state that carries ∂L/∂h[t-1]: `dh[t] = u + δ_h[t+1]` (at T the loss's term)."""
         step, (name, v) = self.step, self.totals[s.name]
-        body = self.express(self.inner, self.ct(self.inner, s.cur), self.t, skip="d:" + s.name)
+        body = scalars.tidy(self.express(self.inner, self.ct(self.inner, s.cur), self.t, skip="d:" + s.name))
         boundary: list[tuple[Index, Expr]] = []
         stop: Index = (step.length, 0)
         if self.final is not None:
             stop = (step.length, -1)
-            boundary = [((step.length, 0), self.express(self.final, self.ct(self.final, s.cur), (step.length, 0),
-                                                        skip="d:" + s.name))]
-        return Recursion(name, s.name, self.names.get(id(s.cur), s.name), s.cur.shape, scalars.tidy(body),
+            boundary = [((step.length, 0), self.at_end(self.last(self.ct(self.final, s.cur), body, "d:" + s.name)))]
+        return Recursion(name, s.name, self.names.get(id(s.cur), s.name), s.cur.shape, body,
                          (None, step.start), stop, boundary)
 
     def display(self) -> dict[int, str]:
@@ -292,7 +299,7 @@ def _param_gradient(step, p, inner, final, express, ct) -> LoopGradient:  # type
         if not zero(g_in):
             terms.append(Term(g_in, (None, step.start), T))
     else:
-        g_last = scalars.tidy(express(final, ct(final, v), t))
+        g_last = aligned(scalars.tidy(express(final, ct(final, v), t)), g_in)
         if zero(g_in) and zero(g_last):
             pass
         elif g_last is g_in:
@@ -301,7 +308,7 @@ def _param_gradient(step, p, inner, final, express, ct) -> LoopGradient:  # type
             if not zero(g_in):
                 terms.append(Term(g_in, (None, step.start), (step.length, -1)))
             if not zero(g_last):
-                terms.append(Term(express(final, ct(final, v), T), at=T))
+                terms.append(Term(localize(g_last, {}, mover(step.var, T)), at=T))
     if step.extra is not None:
         bw = backward(step.extra, [v])
         if id(v) in bw.cotangents and not zero(bw.cotangents[id(v)]):
@@ -318,7 +325,7 @@ def _initial_and_inputs(step, inner, final, express, ct) -> list[LoopGradient]: 
             continue
         e = express(inner, ct(inner, s.prev), first)
         note = ""
-        if final is not None and express(final, ct(final, s.prev), first) is not e:
+        if final is not None and aligned(express(final, ct(final, s.prev), first), e) is not e:
             note = f"for {step.length} > 1"
         out.append(LoopGradient(s.initial, s.prev.shape, [Term(e)], note=note))
     for x in step.inputs:
@@ -328,11 +335,12 @@ def _initial_and_inputs(step, inner, final, express, ct) -> list[LoopGradient]: 
         g = express(inner, ct(inner, x), t)
         lg = LoopGradient(x.name or "", x.shape, [Term(g)], every_step=True, upto=(step.length, 0))
         if final is not None:
-            g_last = express(final, ct(final, x), (step.length, 0))
-            if localize(g, {}, mover(step.var, (step.length, 0))) is not g_last:
+            g_last = aligned(express(final, ct(final, x), t), g)
+            if g_last is not g:
                 lg.upto = (step.length, -1)
                 out.append(lg)
-                lg = LoopGradient(step_name(x.name.split("[")[0], (step.length, 0)), x.shape, [Term(g_last)])
+                lg = LoopGradient(step_name(x.name.split("[")[0], (step.length, 0)), x.shape,
+                                  [Term(localize(g_last, {}, mover(step.var, (step.length, 0))))])
         out.append(lg)
     return out
 

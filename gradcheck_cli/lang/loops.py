@@ -1,7 +1,8 @@
 """Loops over time: what a file with a `for t = a..b:` block says, and how steps are named.
 
 A step's value is named `name[step]` everywhere: `h[0]`, `x[3]`, `z[t]`, `h[t-1]`
-(`step_name`); `split_step_name` reads such a name back. A Graph lowered from a
+(`step_name`); `split_step_name` reads such a name back (`split_step_index` with the
+step as `var + offset`, what derive moves from step to step). A Graph lowered from a
 file with a loop carries a `LoopSource` (`graph.loop`), so the closed-form derive
 can lower the loop body once with `t` symbolic.
 """
@@ -53,6 +54,35 @@ def split_step_name(name: str) -> tuple[str, int | str] | None:
         return None
     base, index = m.group(1), m.group(2)
     return (base, int(index)) if re.fullmatch(r"-?\d+", index) else (base, index)
+
+
+# A step index read back as `var + offset`: ("t", -1) is t-1, ("T", 1) is T+1, (None, 0) is 0.
+Index = tuple[str | None, int]
+
+_NAME = re.compile(r"[^\W\d]\w*")
+_INDEX = re.compile(r"\s*(?:([^\W\d]\w*)\s*)?(?:([+-])?\s*(\d+))?\s*")
+
+
+def parse_index(text: str) -> Index | None:
+    """`t-1` → ("t", -1), `T` → ("T", 0), `0` → (None, 0); None if it is no index."""
+    m = _INDEX.fullmatch(text)
+    if m is None or (m.group(1) is None and m.group(3) is None):
+        return None
+    var, sign, num = m.groups()
+    k = int(num) if num is not None else 0
+    if var is not None and num is not None and sign is None:
+        return None  # `t1` is a name, not an index
+    return var, -k if sign == "-" else k
+
+
+def split_step_index(name: str) -> tuple[str, Index] | None:
+    """`h[t-1]` → ("h", ("t", -1)), `h[3]` → ("h", (None, 3)): split_step_name with the step read as
+    `var + offset`; None for a name that is not a step of a plain name (`(W h)[0:n]`, `h[t*2]`)."""
+    parts = split_step_name(name)
+    if parts is None or _NAME.fullmatch(parts[0]) is None:
+        return None
+    ix = parse_index(str(parts[1]))
+    return (parts[0], ix) if ix is not None else None
 
 
 def loop_source(file: ast.File) -> LoopSource | None:

@@ -247,8 +247,16 @@ class Lowering(LoopStatements):
         return out, note
 
     def _claim(self, c: ast.Claim) -> ClaimSpec:
-        spec = ClaimSpec(c.num, c.den, c.span, text=self.file.text[c.span.start:c.span.end])
-        if c.error is not None:
+        # named as written (`dL/dx[t]`) until the steps resolve: a claim that fails says which step it was about
+        spec = ClaimSpec(c.num if c.num_index is None else step_name(c.num, c.num_index),
+                         c.den if c.den_index is None else step_name(c.den, c.den_index),
+                         c.span, text=self.file.text[c.span.start:c.span.end])
+        if c.error is not None:  # a broken expression: its steps still resolve where they can (dL/dh[T] → h[6])
+            try:
+                spec.num, spec.den = (self._step_of(c.num, c.num_index, c.head_span),
+                                      self._step_of(c.den, c.den_index, c.head_span))
+            except GradcheckError:
+                pass
             spec.error = c.error
             return spec
         try:

@@ -87,10 +87,7 @@ def render_loop_latex(d: LoopDerivation, form: str = "both", steps: bool = False
     rows = [f"{n} &= {rhs}" for n, rhs in pr.definitions()]
     rows.append(rf"{pr.name(d.output, SCALAR)} &= {loss_text(d, 'latex')}")
     for lhs, rhs, rng in recursion_rows(d, "latex"):
-        tail = ""
-        if rng:
-            r = next(r for r in d.recursions if r.start is not None)
-            tail = rf" && t = {index_text(r.stop)}, \dots, {index_text(r.start)}"
+        tail = " && " + rng.replace("…", r"\dots") if rng else ""  # this signal's own range: t = T-1, \dots, 1
         rows.append(f"{lhs} &= {rhs}{tail}")
     if form in ("shape", "both"):
         for row in gradient_rows(d, "latex"):

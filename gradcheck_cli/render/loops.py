@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gradcheck_cli.derive.loop_step import Index, index_text, localize, mover, split_step, step_name
+from gradcheck_cli.derive.loop_step import Index, index_text, localize, mover, step_name
 from gradcheck_cli.derive.loops import LoopDerivation, LoopGradient, Recursion, Term
+from gradcheck_cli.lang.loops import split_step_index
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr
 from gradcheck_cli.symbolic.printing import GREEK, Printer, dim_dsl, latex_symbol
@@ -26,7 +27,7 @@ STYLES = ("text", "latex", "dsl")
 def step_symbol(name: str, shape: Any = None) -> str:
     """LaTeX of a name: h[t-1] → \\mathbf{h}_{t-1}; delta_c[t] → \\boldsymbol{\\delta}^{(c)}_{t};
     x1[t] → \\mathbf{x}_{1,t}; a name without a step as everywhere (latex_symbol)."""
-    parts = split_step(name)
+    parts = split_step_index(name)
     if parts is None:
         return latex_symbol(name, shape)
     base, ix = parts
@@ -44,7 +45,7 @@ class StepPrinter(Printer):
     """The shared printer, with a loop's step names set as subscripts in LaTeX."""
 
     def name(self, n: str, e: Expr) -> str:
-        if self.style == "latex" and split_step(n) is not None:
+        if self.style == "latex" and split_step_index(n) is not None:
             return step_symbol(n, e.shape)
         return super().name(n, e)
 
@@ -55,7 +56,7 @@ def display_name(name: str, style: str) -> str:
         return name
     if style == "latex":
         return step_symbol(name)
-    parts = split_step(name)
+    parts = split_step_index(name)
     if parts is None:
         return name
     base, ix = parts
@@ -78,7 +79,7 @@ class LoopPrinter:
         if style == "text":
             for e in all_exprs(d):
                 for n in e.walk():
-                    if n.op == "var" and n.name and split_step(n.name):
+                    if n.op == "var" and n.name and split_step_index(n.name):
                         self.names[id(n)] = display_name(n.name, style)
         self.printer = StepPrinter(style, self.names)
 
@@ -150,7 +151,7 @@ class LoopPrinter:
                 continue
             own = {k: v for k, v in shown.items() if k != id(e)}
             var_names = {id(x): display_name(x.name, self.style) for x in e.walk()
-                         if self.style == "text" and x.op == "var" and x.name and split_step(x.name)}
+                         if self.style == "text" and x.op == "var" and x.name and split_step_index(x.name)}
             rows.append((self.name(n, e.shape), StepPrinter(self.style, {**var_names, **own}).top(e)))
         for n, e in s.post_values.items():  # the file's values after the loop: p = softmax(W_hy h[T])
             own = {i: v for i, v in self.names.items() if i != id(e)}
@@ -159,7 +160,7 @@ class LoopPrinter:
 
     def of(self, r: Recursion) -> str:
         """What a signal is the cotangent of: `z[t]`, or the unnamed pre-activation in parentheses."""
-        if split_step(r.node_name) is not None or r.of_expr is None:
+        if split_step_index(r.node_name) is not None or r.of_expr is None:
             return self.name(r.node_name)
         inner = self.expr(r.of_expr)
         return rf"\left({inner}\right)" if self.style == "latex" else f"({inner})"
