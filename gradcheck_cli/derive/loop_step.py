@@ -15,20 +15,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gradcheck_cli.lang.graph import Graph
-from gradcheck_cli.lang.loops import Index, split_step_index
+from gradcheck_cli.lang.loops import Index, index_text, split_step_index, step_name  # noqa: F401 (render reads them here)
 from gradcheck_cli.symbolic.expr import Expr, make
 from gradcheck_cli.symbolic import algebra as alg
-
-
-def index_text(ix: Index) -> str:
-    var, k = ix
-    if var is None:
-        return str(k)
-    return var if k == 0 else f"{var}{'+' if k > 0 else '-'}{abs(k)}"
-
-
-def step_name(base: str, ix: Index) -> str:
-    return f"{base}[{index_text(ix)}]"
 
 
 def mover(var: str, to: Index) -> Callable[[Index], Index]:

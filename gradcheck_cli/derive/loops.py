@@ -173,8 +173,6 @@ class _Closed:
     def recursion(self, s: State) -> Recursion:
         step, node = self.step, self.nodes[s.name]
         body = self.express(self.inner, self.ct(self.inner, node), self.t, skip=s.name)
-        if node is s.prev:  # the signal is what step t sends back: its own next value stands for F_h
-            body = substitute(body, {id(self.sig_vars[s.name]): self.sig_vars[s.name]})
         body = scalars.tidy(body)
         stop: Index = (step.length, 0)
         last = None if self.final is None else self.last(self.ct(self.final, node), body, s.name)
@@ -191,7 +189,7 @@ class _Closed:
 
     def total(self, s: State) -> Recursion:
         """∂L/∂h[t] of a state that carries ∂L/∂h[t-1]: `dh[t] = u + δ_h[t+1]` (at T the loss's term)."""
-        step, (name, v) = self.step, self.totals[s.name]
+        step, (name, _) = self.step, self.totals[s.name]
         body = scalars.tidy(self.express(self.inner, self.ct(self.inner, s.cur), self.t, skip="d:" + s.name))
         boundary: list[tuple[Index, Expr]] = []
         stop: Index = (step.length, 0)

@@ -10,6 +10,7 @@ can lower the loop body once with `t` symbolic.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 
 from gradcheck_cli.lang import ast
@@ -25,8 +26,12 @@ class LoopSource:
     length: str  # the size name of the range's end (T); the number itself when the end is a number
 
 
-def index_text(index: ast.Index | int | str) -> str:
-    """`t-1`, `t+1`, `T+1`, `0`, `3`, `t`: a step as the DSL writes it (no spaces)."""
+def index_text(index: "ast.Index | Index | int | str") -> str:
+    """`t-1`, `t+1`, `T+1`, `0`, `3`, `t`: a step as the DSL writes it (no spaces), from the syntax
+    tree's index or from a step read back as `var + offset` (("t", -1): t-1)."""
+    if isinstance(index, tuple):
+        var, k = index
+        return str(k) if var is None else var if k == 0 else f"{var}{'+' if k > 0 else '-'}{abs(k)}"
     if isinstance(index, (int, str)):
         return str(index)
     parts = [p for p in (index.var, index.size) if p]
@@ -39,7 +44,7 @@ def index_text(index: ast.Index | int | str) -> str:
     return "+".join(parts)
 
 
-def step_name(name: str, index: ast.Index | int | str) -> str:
+def step_name(name: str, index: "ast.Index | Index | int | str") -> str:
     """`h[t-1]`, `h[3]`: the name of one step of `name`."""
     return f"{name}[{index_text(index)}]"
 
@@ -47,6 +52,7 @@ def step_name(name: str, index: ast.Index | int | str) -> str:
 _STEP = re.compile(r"(.+)\[([^\[\]]+)\]")
 
 
+@lru_cache(maxsize=1 << 16)  # an unrolled T = 1000 loop has 10⁴ step names, read by every pass over it
 def split_step_name(name: str) -> tuple[str, int | str] | None:
     """`h[3]` → ("h", 3), `h[t-1]` → ("h", "t-1"); None for a name that is not a step."""
     m = _STEP.fullmatch(name)
@@ -75,6 +81,7 @@ def parse_index(text: str) -> Index | None:
     return var, -k if sign == "-" else k
 
 
+@lru_cache(maxsize=1 << 16)
 def split_step_index(name: str) -> tuple[str, Index] | None:
     """`h[t-1]` → ("h", ("t", -1)), `h[3]` → ("h", (None, 3)): split_step_name with the step read as
     `var + offset`; None for a name that is not a step of a plain name (`(W h)[0:n]`, `h[t*2]`)."""
