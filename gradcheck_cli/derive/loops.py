@@ -75,6 +75,7 @@ class ChainJacobian:
 
     state: str
     factor: Expr
+    held: tuple[str, ...] = ()  # the other carried states, held fixed: an LSTM's ∂c[T]/∂c[k] is the cell path alone
 
 
 @dataclass
@@ -214,7 +215,7 @@ def _bptt(step: StepGraph, graph: Graph) -> LoopDerivation:
     recs = [c.total(s) for s in step.states if s.name in c.totals] + [c.recursion(s) for s in step.states]
     grads = [_param_gradient(step, p, c.inner, c.final, c.express, c.ct) for p in step.params]
     grads += _initial_and_inputs(step, c.inner, c.final, c.express, c.ct)
-    chains = [ChainJacobian(s.name, f) for s in step.states
+    chains = [ChainJacobian(s.name, f, tuple(o.name for o in step.states if o is not s)) for s in step.states
               if (f := _chain_factor(s, c.names, step)) is not None]
     return LoopDerivation(graph, step.output, [], c.inner.steps, {}, [], step=step, recursions=recs,
                           loop_gradients=grads, chains=chains, step_display=c.display())

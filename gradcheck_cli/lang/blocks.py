@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from gradcheck_cli.errors import ParseError, Span
 from gradcheck_cli.lang import ast
-from gradcheck_cli.lang.to_ast import ForHead
+from gradcheck_cli.lang.to_ast import ForHead, Suffixed
 
 
 def _indent(text: str, start: int) -> str:
@@ -34,6 +34,10 @@ def attach_loops(statements: list[ast.Node], text: str, source: str) -> list[ast
     while i < len(statements):
         s = statements[i]
         i += 1
+        if isinstance(s, Suffixed):  # a one-line loop
+            h = s.head
+            out.append(ast.For(s.span, h.var, h.start, h.stop, (_body_statement(s.statement, h.var),)))
+            continue
         if not isinstance(s, ForHead):
             out.append(s)
             continue

@@ -38,14 +38,18 @@ class StepLowering(CallLowering):
     def index_value(self, index: ast.Index, span: object) -> int:
         """The int a step index stands for now: `t-1` at t = 3 is 2; `T+1` with T = 6 is 7."""
         value = index.offset
+        bound = dict(self.__dict__.get("_outer", {}))  # the loops around a sum's: k in ∏_{t=k+1}^{T}
+        if isinstance(self.step, int) and self.loop_var is not None:
+            bound[self.loop_var] = self.step
         if index.var is not None:
-            if index.var != self.loop_var or not isinstance(self.step, int):
+            if index.var not in bound:
                 where = f"inside `for {index.var} = …:` or `sum(… for {index.var} = …)`"
                 raise self._err(NameError_, f"the loop variable {index.var} is used outside its loop", span,
                                 f"{index.var} only has a value {where}; name a step with a number or T")
-            value += self.step
-        if index.size is not None:
-            value += self._step_count(index.size, span)
+            value += bound[index.var]
+        if index.size is not None:  # `k+1` in a sum's bounds inside `for k`: read as a size, it is the loop's k
+            value += bound[index.size] if index.size in bound and index.size not in self.env.sizes \
+                else self._step_count(index.size, span)
         return value
 
     def _step_count(self, size: str, span: object) -> int:
@@ -132,7 +136,9 @@ class StepLowering(CallLowering):
         if hi < lo:
             raise self._err(ShapeError, f"the range {index_text(bounds[0])}..{index_text(bounds[1])} is empty "
                             f"({lo}..{hi})", node.span)
-        saved = (self.loop_var, self.step)
+        saved, outer = (self.loop_var, self.step), self.__dict__.get("_outer", {})
+        if isinstance(self.step, int) and self.loop_var is not None:
+            self.__dict__["_outer"] = {**outer, self.loop_var: self.step}
         terms = []
         try:
             for k in range(lo, hi + 1):
@@ -140,6 +146,7 @@ class StepLowering(CallLowering):
                 terms.append(self.expr(node.body))
         finally:
             self.loop_var, self.step = saved
+            self.__dict__["_outer"] = outer
         if node.kind == "prod":
             terms.reverse()  # ∏_{t=k+1}^{T} A_t = A_T ⋯ A_{k+1}: later steps to the left
             return self._shape_op(node, lambda: _balanced(terms, lambda a, b: alg.matmul(a, b, simplify_diag=False)))

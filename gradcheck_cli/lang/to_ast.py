@@ -130,9 +130,17 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         name, value = ch[-2], ch[-1]  # ch[0] is the optional `with`
         return ast.Assign(self.sp(meta), ident(name), self.tsp(name), value)
 
-    def claim(self, meta: Any, ch: list[Any]) -> ast.Claim:
+    def claim(self, meta: Any, ch: list[Any]) -> "ast.Claim | Suffixed":
         (num, num_index), (den, den_index) = claim_head(str(ch[0]), self.tsp(ch[0]))
-        return ast.Claim(self.sp(meta), num, den, ch[1], self.tsp(ch[0]), num_index=num_index, den_index=den_index)
+        c = ast.Claim(self.sp(meta), num, den, ch[1], self.tsp(ch[0]), num_index=num_index, den_index=den_index)
+        return c if ch[2] is None else Suffixed(c.span, c, ch[2])
+
+    def loop_suffix(self, meta: Any, ch: list[Any]) -> "ForHead":
+        """`for t = 1..T` as written; `for t = T, …, 1` (derive's order, from the end) is the same range."""
+        var, first, last = (str(ch[1]), ch[2], ch[4]) if len(ch) == 5 else (str(ch[1]), ch[2], ch[3])
+        if len(ch) == 5 and _later_than(first, last):
+            first, last = last, first
+        return ForHead(self.sp(meta), var, first, last)
 
     def output(self, meta: Any, ch: list[Any]) -> ast.Output:
         return ast.Output(self.sp(meta), ident(ch[0]))
@@ -272,9 +280,10 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         raise ParseError(f"a sequence is declared with its loop variable: `{name}[{var}] : …, {var} = a..b`",
                          index.span, f"write `{name}[{var}]`")
 
-    def step_assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
-        name, index, value = ch[0], ch[2], ch[3]
-        return ast.Assign(self.sp(meta), ident(name), self.tsp(name), value, index=index)
+    def step_assign(self, meta: Any, ch: list[Any]) -> "ast.Assign | Suffixed":
+        name, index, value, suffix = ch[1], ch[3], ch[4], ch[5]  # ch[0] is the optional `with`
+        a = ast.Assign(self.sp(meta), ident(name), self.tsp(name), value, index=index)
+        return a if suffix is None else Suffixed(a.span, a, suffix)
 
     def for_head(self, meta: Any, ch: list[Any]) -> "ForHead":
         return ForHead(self.sp(meta), str(ch[0]), ch[1], ch[2])
@@ -323,6 +332,20 @@ def index_from_text(text: str, span: Span) -> ast.Index:
     if m.group(1).isdigit():
         return ast.Index(span, None, int(m.group(1)) + offset, None)
     return ast.Index(span, None, offset, m.group(1))
+
+
+def _later_than(a: ast.Index, b: ast.Index) -> bool:
+    """T before 1, T−1 before 1, T before T−1, 5 before 2: which end of a range `a, …, b` is its top."""
+    if (a.size is None) != (b.size is None):
+        return a.size is not None
+    return a.offset > b.offset
+
+
+@dataclass(frozen=True)
+class Suffixed(ast.Node):
+    """`δ[t] = … for t = T, …, 1`: a statement and the one-line loop it runs in (blocks.py makes it a For)."""
+    statement: ast.Node
+    head: "ForHead"
 
 
 @dataclass(frozen=True)

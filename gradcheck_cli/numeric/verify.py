@@ -291,13 +291,14 @@ def _steps_claim(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
     by step, and the first failing step (else the worst) speaks for the claim."""
     var = claim.over[0] if claim.over else "t"
     nums, dens = {c.num for c in claim.steps}, [c.den for c in claim.steps]
-    if len(nums) > 1 or len(set(dens)) < len(dens) or split_step_name(dens[0]) is None:
+    first = graph.values.get(claim.steps[0].num) or graph.variables[claim.steps[0].num].expr
+    if len(nums) > 1 or len(set(dens)) < len(dens) or split_step_name(dens[0]) is None or not is_scalar(first.shape):
         each = [(c, _claim_check(graph, c, points, opts, cache)) for c in claim.steps]
         one, check = next(((c, k) for c, k in each if not k.ok), None) or max(
             each, key=lambda p: p[1].max_rel_error or 0.0)
         at = f" (at {var} = {split_step_name(one.den)[1] if split_step_name(one.den) else '?'})"  # type: ignore[index]
         return replace(check, name=claim.name, wrt=claim.den, message=check.message + at if not check.ok else check.message)
-    num = graph.values.get(claim.steps[0].num) or graph.variables[claim.steps[0].num].expr
+    num = first
     elems = [graph.variables[d].expr if d in graph.variables else graph.values[d] for d in dens]
     exprs = [c.expr for c in claim.steps]
     conv = None

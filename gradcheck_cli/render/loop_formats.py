@@ -7,7 +7,8 @@ JSON (stable keys, sorted): besides the keys of every derivation (`file`, `outpu
   "recursions": [{"name": "delta", "of": "z[t]", "state": "h", "shape": [rows, cols],
                   "for": {"var": "t", "start": "1", "stop": "T"}, "dsl" / "text" / "latex": the body,
                   "boundary": [{"index": "T+1", "dsl": "0", "text": "0", "latex": "0"}]}]
-  "chains":     [{"numerator": "h[T]", "denominator": "h[k]", "dsl" / "text" / "latex": the product}]
+  "chains":     [{"numerator": "h[T]", "denominator": "h[k]", "held_fixed": [the other carried states: an LSTM's
+                  ∂c[T]/∂c[k] is the cell path alone, h held fixed], "dsl" / "text" / "latex": the product}]
   "claims_dsl": the helper lines and claims that read back under the file's graph
 and each gradient's `shape_convention` carries `terms`: [{"kind": "sum" | "at" | "plain",
 "start", "stop", "at", "dsl", "text", "latex"}], its `dsl` the whole sum
@@ -60,8 +61,11 @@ def render_loop_text(d: LoopDerivation, form: str = "both", steps: bool = False)
     if form in ("jacobian", "both"):
         for c in d.chains:
             num, den, prod = pr.chain(c.state, c.factor)
-            lines.append(f"∂{num}/∂{den}   ({_dims((c.factor.shape[0], c.factor.shape[1]))})")
-            lines.append(f"  Jacobian form      ∂{num}/∂{den} = {prod}")
+            first, last = pr.chain_range()
+            lines.append(f"∂{num}/∂{den}   ({_dims((c.factor.shape[0], c.factor.shape[1]))})   "
+                         f"for every k = {first}..{last}")
+            held = f"   (along {c.state} alone, {', '.join(c.held)} held fixed)" if c.held else ""
+            lines.append(f"  Jacobian form      ∂{num}/∂{den} = {prod}{held}")
             lines.append("")
     if steps:
         lines.extend(_steps_text(d))
@@ -97,7 +101,10 @@ def render_loop_latex(d: LoopDerivation, form: str = "both", steps: bool = False
     if form in ("jacobian", "both"):
         for c in d.chains:
             num, den, prod = pr.chain(c.state, c.factor)
-            rows.append(rf"\frac{{\partial {num}}}{{\partial {den}}} &= {prod} && \text{{(Jacobian)}}")
+            first, last = pr.chain_range()
+            held = rf", along ${pr.name(c.state, c.factor.shape)}$ alone" if c.held else ""
+            rows.append(rf"\frac{{\partial {num}}}{{\partial {den}}} &= {prod} && k = {first}, \dots, {last} "
+                        rf"\quad \text{{(Jacobian{held})}}")
     body = "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
     if inline:
         return body
@@ -141,7 +148,7 @@ def loop_dict(d: LoopDerivation, form: str = "both", steps: bool = False) -> dic
     for c in d.chains:
         parts = {st: prs[st].chain(c.state, c.factor) for st in styles}
         out["chains"].append({"numerator": parts["dsl"][0], "denominator": parts["dsl"][1],
-                              **{st: parts[st][2] for st in styles}})
+                              "held_fixed": list(c.held), **{st: parts[st][2] for st in styles}})
     if steps:
         from gradcheck_cli.render.common import step_rows
 

@@ -137,6 +137,12 @@ class LoopPrinter:
         num, den = self.name(step_name(state, (s.length, 0))), self.name(step_name(state, ("k", 0)))
         return num, den, self.over("prod", self.expr(factor, atom=True), ("k", 1), (s.length, 0))
 
+    def chain_range(self) -> tuple[str, str]:
+        """The k of ∂h[T]/∂h[k]: (first, last) = (start − 1, T − 1), from the initial state on."""
+        s = self.d.step
+        assert s is not None
+        return self.index((None, s.start - 1)), self.index((s.length, -1))
+
     def definitions(self) -> list[tuple[str, str]]:
         """The step's named values: `z[t] = W_hh h[t−1] + W_xh x[t] + b`."""
         s = self.d.step
@@ -235,6 +241,11 @@ def claims_dsl(d: LoopDerivation) -> str:
                       f"  claim d{d.output}/d{g.wrt} = {pr.gradient(g)}"]
             continue
         lines.append(f"claim d{d.output}/d{g.wrt} = {pr.gradient(g)}")
+    for c in d.chains:  # ∂h[T]/∂h[k] for every k: a claim inside a loop over k (a path alone is no claim)
+        if c.held:
+            continue
+        num, den, prod = pr.chain(c.state, c.factor)
+        lines += ["for k = {}..{}:".format(*pr.chain_range()), f"  claim d{num}/d{den} = {prod}"]
     return "\n".join(lines) + "\n"
 
 
