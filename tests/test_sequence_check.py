@@ -23,22 +23,11 @@ from gradcheck_cli.shapes import using
 
 
 
+RNN = Path(__file__).resolve().parent / "data" / "loops" / "rnn_sum.grad"  # x[t] a variable, a loss at every step
+
+
 def rnn_text(T: int) -> str:
-    """The notes' RNN with x[t] a variable (not data) and a loss at every step."""
-    return f"""dims H = 4, D = 3, C = 5, T = {T}
-W_hh : H x H
-W_xh : H x D
-W_hy : C x H
-b : H
-x[t] : D, t = 1..T
-y[t] : onehot(C), t = 1..T
-h[0] : H
-for t = 1..T:
-  z[t] = W_hh h[t-1] + W_xh x[t] + b
-  h[t] = tanh(z[t])
-  J[t] = cross_entropy(y[t], softmax(W_hy h[t]))
-L = sum(J[t] for t = 1..T)
-"""
+    return RNN.read_text(encoding="utf-8").replace("T = 4", f"T = {T}")
 
 
 def _graph(T: int, extra: str = "") -> object:
@@ -170,7 +159,8 @@ def test_claims_about_every_step() -> None:
     assert checks[1].wrt == "x[t]" and re.match(r"x\[\d\]\[\d\]: claimed", checks[1].message), checks[1].message
     assert checks[5].message.endswith("(at t = 1)"), checks[5].message
     assert checks[7].convention == "jacobian"
-    assert [c.line for c in checks] == [19, 21, 23, 25, 27, 29, 31, 33]
+    base = len(rnn_text(5).splitlines()) + 4  # the claims come after the graph and the 4 helper lines
+    assert [c.line for c in checks] == [base + 2 + 2 * k for k in range(8)]
 
 
 def test_a_loop_claim_with_a_wrong_shape_says_which_step(tmp_path: Path) -> None:
@@ -188,6 +178,7 @@ def test_loop_claims_through_the_cli(tmp_path: Path, cli) -> None:  # type: igno
     assert res.exit_code == 1
     data = json.loads(res.output)
     first = next(c for c in data["checks"] if c["kind"] == "claim")
-    assert (first["name"], first["wrt"], first["ok"], first["line"]) == ("claim dL/dx[t]", "x[t]", True, 19)
+    line = len(rnn_text(4).splitlines()) + 6
+    assert (first["name"], first["wrt"], first["ok"], first["line"]) == ("claim dL/dx[t]", "x[t]", True, line)
     text = cli("verify", str(f)).output
-    assert "PASS  claim dL/dx[t] (line 19)" in text and "FAIL  claim dL/dx[t] (line 21)" in text
+    assert f"PASS  claim dL/dx[t] (line {line})" in text and f"FAIL  claim dL/dx[t] (line {line + 2})" in text
