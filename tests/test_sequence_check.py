@@ -182,3 +182,16 @@ def test_loop_claims_through_the_cli(tmp_path: Path, cli) -> None:  # type: igno
     assert (first["name"], first["wrt"], first["ok"], first["line"]) == ("claim dL/dx[t]", "x[t]", True, line)
     text = cli("verify", str(f)).output
     assert f"PASS  claim dL/dx[t] (line {line})" in text and f"FAIL  claim dL/dx[t] (line {line + 2})" in text
+
+
+@pytest.mark.parametrize("claim,diagnosis", [
+    ("for t = 1..T:\n  claim dL/dx[t] = W_xh^T delta[t+1]", "∂L/∂x[t+1]: one step off"),
+    ("for t = 2..T:\n  claim dL/dx[t] = W_xh^T delta[t-1]", "∂L/∂x[t-1]: one step off"),
+    ("for t = 1..T:\n  claim dL/dh[t] = W_hh^T delta[t+1]", "a term is missing (W_hy^T (p[t] - y[t]))"),
+])
+def test_a_wrong_claim_about_every_step_is_diagnosed(claim: str, diagnosis: str) -> None:
+    helpers = "delta[T+1] = zeros(H)\nfor t = 1..T:\n  delta[t] = (W_hh^T delta[t+1] + W_hy^T (p[t] - y[t])) * (1 - h[t]^2)\n"
+    rep = verify(_graph(5, helpers + claim + "\n"), VerifyOptions(trials=1))
+    (c,) = [c for c in rep.checks if c.kind == "claim"]
+    assert not c.ok and c.diagnosis == diagnosis, (c.diagnosis, c.message)
+    assert c.message.endswith(f"looks like: {diagnosis}")

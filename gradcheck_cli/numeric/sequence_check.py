@@ -13,6 +13,7 @@ steps: verify was quadratic in T (5 s at T = 100). Here the steps of a sequence 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -193,3 +194,31 @@ class SequenceFunction:
         stack.reshape(k, -1)[np.arange(k), flat_idx] = new_vals
         v = self(stack)
         return v.reshape(k) if self.out.shape == (Dim.of(1), Dim.of(1)) else v.reshape(k, -1)
+
+
+def one_step_off(graph: Any, num: str, steps: Steps, claimed: np.ndarray, ctx: Context) -> str | None:
+    """A claim about every step that is right one step later or earlier (`W_xhᵀ δ[t+1]` for ∂L/∂x[t]):
+    its name, else None. The right values come from the unrolled derive of num by each step."""
+    from gradcheck_cli.derive.reverse import derive
+
+    names = [e.name or graph.value_name(e) for e in steps.elems]
+    d = derive(graph, names, output=num, unrolled=True)
+    right = stacked(evaluate_all([g.shape_form for g in d.gradients], ctx))
+    claimed = np.asarray(claimed, dtype=float).reshape(right.shape)
+    if len(right) < 2 or np.allclose(claimed, right):
+        return None
+    scale = float(np.max(np.abs(right), initial=0.0)) or 1.0
+    for shift, word in ((1, "t+1"), (-1, "t-1")):
+        ours, theirs = (claimed[:-1], right[1:]) if shift == 1 else (claimed[1:], right[:-1])
+        if np.any(theirs) and np.allclose(ours, theirs, rtol=1e-7, atol=1e-10 * scale):
+            return f"∂{num}/∂{steps.base}[{word}]: one step off"
+    return None
+
+
+def at_any_step(text: str | None, k: int, var: str) -> str | None:
+    """What one step's diagnosis says, for every step: `p[3] − y[3]` at t = 3 reads `p[t] − y[t]`."""
+    if text is None:
+        return None
+    for step, written in ((k + 1, f"{var}+1"), (k - 1, f"{var}-1"), (k, var)):
+        text = re.sub(rf"\[{step}\]", f"[{written}]", text)
+    return text

@@ -28,7 +28,9 @@ from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_i
 from gradcheck_cli.numeric.claim_shape import convention, misshaped
 from gradcheck_cli.numeric.mistakes import suspects_of
 from gradcheck_cli.numeric.result import Check, Report
-from gradcheck_cli.numeric.sequence_check import SequenceFunction, Steps, evaluate_all, sequences, stacked
+from gradcheck_cli.numeric.sequence_check import (SequenceFunction, Steps, at_any_step, evaluate_all, one_step_off,
+                                                  sequences,
+                                                  stacked)
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import is_scalar, shape_str, using
 
@@ -310,9 +312,17 @@ def _steps_claim(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
                          status="fail", message=f"{problem} (at {c.den})", convention=conv)
     steps = Steps(split_step_name(dens[0])[0], tuple(int(split_step_name(d)[1]) for d in dens),  # type: ignore[index,arg-type]
                   tuple(elems))
-    check = _check_value(claim.name, "claim", graph, num, steps, lambda ctx: stacked(evaluate_all(exprs, ctx)),
-                         "shape", points, opts, line=claim.line, wrt=claim.den)
-    return replace(check, convention=conv)
+    value_of = lambda ctx: stacked(evaluate_all(exprs, ctx))  # noqa: E731
+    check = _check_value(claim.name, "claim", graph, num, steps, value_of, "shape", points, opts, line=claim.line,
+                         wrt=claim.den)
+    if check.ok or check.status == "error" or not points:
+        return replace(check, convention=conv)
+    # the usual wrong answers: one step off, else what the failing step alone looks like (a missing term)
+    row = check.worst_index[0] if check.worst_index else 0
+    diagnosis = one_step_off(graph, claim.steps[0].num, steps, value_of(points[0].ctx), points[0].ctx) or \
+        at_any_step(_claim_check(graph, claim.steps[row], points, opts, cache).diagnosis, steps.steps[row], var)
+    message = f"{check.message}; looks like: {diagnosis}" if diagnosis and "looks like" not in check.message else check.message
+    return replace(check, convention=conv, diagnosis=diagnosis or check.diagnosis, message=message)
 
 
 # ---------------------------------------------------------------------------
