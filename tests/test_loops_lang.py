@@ -273,37 +273,20 @@ def test_numbers_of_an_unrolled_loop_match_numpy() -> None:
 
 # ---------------------------------------------------------------- --impl: a student's numpy BPTT
 
-IMPL = '''import numpy as np
-
-
-def rnn_forward_backward(x, y, h0, W_hh, W_xh, W_hy, b):
-    """x: (T, D), y: (T, C) one-hot rows, h0: (H,)."""
-    T = x.shape[0]
-    hs, ps, loss = {0: h0}, {}, 0.0
-    for t in range(1, T + 1):
-        hs[t] = np.tanh(W_hh @ hs[t - 1] + W_xh @ x[t - 1] + b)
-        e = np.exp(W_hy @ hs[t] - (W_hy @ hs[t]).max())
-        ps[t] = e / e.sum()
-        loss += -float(y[t - 1] @ np.log(ps[t]))
-    dW_hh, dW_xh, dW_hy, db = (np.zeros_like(a) for a in (W_hh, W_xh, W_hy, b))
-    dnext = np.zeros_like(h0)
-    for t in range(T, 0, -1):
-        dy = ps[t] - y[t - 1]
-        dW_hy += np.outer(dy, hs[t])
-        d = (W_hh.T @ dnext + W_hy.T @ dy) * (1 - hs[t] ** 2)
-        dW_hh += np.outer(d, hs[t - 1])
-        dW_xh += np.outer(d, x[t - 1])
-        db += d
-        dnext = d
-        LAST
-    return loss, {"W_hh": dW_hh, "W_xh": dW_xh, "W_hy": dW_hy, "b": db, H0: W_hh.T @ dnext}
-'''
 EXAMPLE_RNN = Path(__file__).resolve().parents[1] / "examples" / "rnn.grad"
+EXAMPLE_BPTT = EXAMPLE_RNN.with_name("rnn_bptt.py")  # the bundled numpy BPTT the README points to
 
 
-def _impl(tmp_path: Path, last: str = "pass", h0: str = '"h0"') -> str:
+def _impl(tmp_path: Path, last: str = "", h0: str = '"h0"') -> str:
+    """The bundled BPTT, or a slip of it: `last` runs at the end of every backward step, and the
+    initial state's gradient is returned under the name `h0`."""
+    text = EXAMPLE_BPTT.read_text(encoding="utf-8")
+    assert "        dnext = d\n" in text and '"h0": W_hh.T @ dnext' in text
+    if last:
+        text = text.replace("        dnext = d\n", f"        dnext = d\n        {last}\n")
+    text = text.replace('"h0": W_hh.T @ dnext', f"{h0}: W_hh.T @ dnext")
     path = tmp_path / "student.py"
-    path.write_text(IMPL.replace("LAST", last).replace("H0", h0), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return f"{path}:rnn_forward_backward"
 
 
