@@ -5,6 +5,7 @@
 - load: parse + the unrolled lowering (linear in T: every step is spelled out for the numbers);
 - derive: the closed form on one generic step, cut out of the unrolled graph (flat in T);
 - derive+text: what `gradcheck derive rnn.grad` prints, its size in bytes (the same for every T);
+- file→text: `gradcheck derive rnn.grad` in-process: the file read with a loop of 6 steps (derive/from_file.py), derived, printed;
 - verify: `gradcheck verify` on the unrolled graph (complex step over all T steps; linear in T): the
   same 6 checks at every T, the sequence x[1..T] one of them (every entry while T·D entries times the
   T steps stay under 3·10⁶, above that 200 entries and 4 random directions: the `dL/dx[t]` column).
@@ -101,7 +102,20 @@ def loop_row(T: int) -> dict[str, Any]:
         text = RENDERERS["text"](d)
         runs.append((t2 - t1, time.perf_counter() - t2))
     (dt, tt) = sorted(runs)[2]
-    row: dict[str, Any] = {"load": load, "derive": dt, "text": tt, "bytes": len(text.encode()),
+    import tempfile
+
+    from gradcheck_cli.derive.from_file import derive_path
+
+    with tempfile.TemporaryDirectory() as tmp:  # what `gradcheck derive rnn.grad` does: read the file, a loop
+        path = Path(tmp) / "rnn.grad"           # with LOOP_STEPS steps, derive, print
+        path.write_text(rnn_text(T), encoding="utf-8")
+        whole = []
+        for _ in range(5):
+            t5 = time.perf_counter()
+            RENDERERS["text"](derive_path(str(path))[1])
+            whole.append(time.perf_counter() - t5)
+    file_text = sorted(whole)[2]
+    row: dict[str, Any] = {"load": load, "derive": dt, "text": tt, "file": file_text, "bytes": len(text.encode()),
                            "closed": isinstance(d, LoopDerivation), "verify": None}
     if T <= VERIFY_UP_TO:
         from gradcheck_cli.numeric.verify import VerifyOptions, verify
@@ -126,17 +140,18 @@ def print_loop_table() -> None:
     rows = {T: loop_row(T) for T in STEPS}
     print("\n4. loops over time (issue 10): the notes' RNN, loss at every step, H = 4, D = 3, C = 5")
     print("   targets: derive flat in T (one generic step), verify linear in T (the unrolled graph)")
-    print(f"   {'T':>5} {'load':>10} {'derive':>10} {'derive+text':>12} {'text bytes':>11} {'verify':>10} {'per step':>10}"
-          f" {'checks':>7} {'dL/dx[t]':>9}")
+    print(f"   {'T':>5} {'load':>10} {'derive':>10} {'derive+text':>12} {'file→text':>10} {'text bytes':>11} "
+          f"{'verify':>10} {'per step':>10} {'checks':>7} {'dL/dx[t]':>9}")
     for T, r in rows.items():
         per = fmt(r["verify"] / T) if r["verify"] is not None else "—"
         closed = "" if r["closed"] else "  (not in closed form!)"
         ok = "" if r.get("ok", True) else "  (verify FAILED)"
-        print(f"   {T:>5} {fmt(r['load']):>10} {fmt(r['derive']):>10} {fmt(r['derive'] + r['text']):>12} "
+        print(f"   {T:>5} {fmt(r['load']):>10} {fmt(r['derive']):>10} {fmt(r['derive'] + r['text']):>12} {fmt(r['file']):>10} "
               f"{r['bytes']:>11} {fmt(r['verify']):>10} {per:>10} {r.get('checks', '—'):>7} {r.get('x_mode', '—'):>9}"
               f"{closed}{ok}")
     a, b = rows[STEPS[1]], rows[STEPS[-1]]
-    print(f"   T = {STEPS[1]} → {STEPS[-1]}: derive × {b['derive'] / a['derive']:.1f} for T × {STEPS[-1] // STEPS[1]}")
+    print(f"   T = {STEPS[1]} → {STEPS[-1]}: derive × {b['derive'] / a['derive']:.1f}, file→text × "
+          f"{b['file'] / a['file']:.1f} for T × {STEPS[-1] // STEPS[1]}")
     if b["verify"] is None:
         return
     print(f"   "

@@ -69,7 +69,7 @@ def test_hook_commands_import_neither_sympy_nor_scipy() -> None:
     code = (
         "import sys\n"
         "from gradcheck_cli.numeric.verify import verify_file\n"
-        "from gradcheck_cli.derive.reverse import derive_file\n"
+        "from gradcheck_cli.derive.from_file import derive_file\n"
         "from gradcheck_cli.render import RENDERERS\n"
         "assert verify_file('examples/mlp.grad').ok\n"
         "d = derive_file('examples/mlp.grad')\n"
@@ -84,7 +84,7 @@ def test_hook_commands_import_neither_sympy_nor_scipy() -> None:
 def test_symbolic_work_still_loads_sympy_on_demand() -> None:
     code = (
         "import sys\n"
-        "from gradcheck_cli.derive.reverse import derive_file\n"
+        "from gradcheck_cli.derive.from_file import derive_file\n"
         "from gradcheck_cli.render import RENDERERS\n"
         "tex = RENDERERS['latex'](derive_file('examples/batchnorm.grad'))\n"
         "print('sympy' in sys.modules, '\\\\frac' in tex or '/' in tex)\n"

@@ -34,14 +34,12 @@ def derive(
 ) -> None:
     """Derive the gradient of the output with respect to every parameter."""
     with guard():
-        from gradcheck_cli.derive.reverse import derive as run_derive
-        from gradcheck_cli.lang.graph import load
+        from gradcheck_cli.derive.from_file import derive_path
         from gradcheck_cli.render import RENDERERS
 
-        graph = load(str(file))
+        graph, d = derive_path(str(file), split(wrt))
         warn(graph)
         note(graph)
-        d = run_derive(graph, split(wrt))
         text = RENDERERS[fmt.value](d, form.value, steps)
         emit(text, output, fmt != DeriveFormat.text)
     raise typer.Exit(0)

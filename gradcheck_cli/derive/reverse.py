@@ -387,11 +387,5 @@ def _reachable(root: Expr, stops: set[int]) -> dict[int, int]:
     return uses
 
 
-def derive_file(path: str, wrt: list[str] | None = None, seed: int = 0) -> Derivation:
-    from gradcheck_cli.lang.graph import load
-
-    return derive(load(path, seed), wrt)
-
-
 def result_expr(d: Derivation, g: Gradient) -> Any:
     return g.shape_form if g.shape_form is not None else g.jacobian

@@ -23,21 +23,22 @@ from gradcheck_cli.lang.lower import Lowering
 __all__ = ["ClaimSpec", "Graph", "Lowering", "VarInfo", "exact_number", "load", "parse", "pp_graph"]
 
 
-def parse(text: str, source: str = "<stdin>", seed: int = 0) -> Graph:
-    """Parse and type-check a .grad file; raises GradcheckError with a position."""
+def parse(text: str, source: str = "<stdin>", seed: int = 0, steps: int | None = None) -> Graph:
+    """Parse and type-check a .grad file; raises GradcheckError with a position. `steps`: unroll a loop
+    to at most that many steps (derive's closed form is the same at every T; `graph.short_of` says so)."""
     file = parse_file(text, source)
     try:
-        return _lower(file, seed)
+        return _lower(file, seed, steps)
     except RecursionError:  # printing a very deep expression (thousands of nested ops) in a message
         raise ShapeError("the graph is nested too deeply for gradcheck to describe", None) from None
 
 
 @deep
-def _lower(file: ast.File, seed: int) -> Graph:
-    return Lowering(file, seed).run()  # a fresh Lowering, so a rerun on a deeper stack starts clean
+def _lower(file: ast.File, seed: int, steps: int | None = None) -> Graph:
+    return Lowering(file, seed, steps).run()  # a fresh Lowering, so a rerun on a deeper stack starts clean
 
 
-def load(path: str, seed: int = 0) -> Graph:
+def load(path: str, seed: int = 0, steps: int | None = None) -> Graph:
     from pathlib import Path
 
     p = Path(path)
@@ -53,7 +54,7 @@ def load(path: str, seed: int = 0) -> Graph:
         text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the text
     except UnicodeDecodeError as e:
         raise _not_utf8(data, e, str(path)) from None
-    return parse(text, str(path), seed)
+    return parse(text, str(path), seed, steps)
 
 
 def _not_utf8(data: bytes, e: UnicodeDecodeError, source: str) -> GradcheckError:

@@ -20,9 +20,11 @@ from gradcheck_cli.lang.lower_loops import LoopStatements
 class Lowering(LoopStatements):
     """AST → Graph at the sizes of `dims` (free sizes drawn from the seed)."""
 
-    def __init__(self, file: ast.File, seed: int):
+    def __init__(self, file: ast.File, seed: int, steps: int | None = None):
         self.file = file
         self.seed = seed
+        self.steps = steps  # read a loop with at most this many steps (derive: its closed form needs few)
+        self.short_of: int | None = None
         self.env = DimEnv()
         self.vars: dict[str, VarInfo] = {}
         self.functions: dict[str, str | None] = {}
@@ -69,7 +71,7 @@ class Lowering(LoopStatements):
             output, note = self._find_output(output_stmt, assigns, claims)
             graph = Graph(self.file.source, self.file.text, self.env, self.vars, self.functions,
                           self.values, self.value_spans, output, seed=self.seed, output_note=note,
-                          loop=self.loop_source)
+                          loop=self.loop_source, short_of=self.short_of)
             for c in claims:
                 graph.claims.append(self._claim(c) if id(c) not in loop_of else self._loop_claim(loop_of[id(c)], c))
         graph.warnings = self.warnings
@@ -93,6 +95,9 @@ class Lowering(LoopStatements):
                     self._dim_names(d, names)
         self.env.given = set(given)
         self.env.sizes = dict(given)
+        length = self.loop_source.length if self.loop_source is not None else None
+        if self.steps is not None and length in given and given[length] > self.steps:
+            self.short_of, self.env.sizes[length] = given[length], self.steps
         rng = np.random.default_rng(self.seed + 7919)
         taken = set(given.values()) | self.literal_sizes | {1}
         pool = [k for k in range(2, 40) if k not in taken]

@@ -59,6 +59,7 @@ class Graph:
     warnings: list[Warning_] = field(default_factory=list)  # read, but maybe not as meant: tr(X^2)
     output_note: str | None = None  # set when the output was inferred and another assignment is unused too
     loop: LoopSource | None = None  # a file with a `for` block: its loop as written (lang/loops.py)
+    short_of: int | None = None  # the loop was read with fewer steps than the file's T (this T), for derive
 
     @property
     def output(self) -> Expr:
