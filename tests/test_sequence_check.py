@@ -195,3 +195,17 @@ def test_a_wrong_claim_about_every_step_is_diagnosed(claim: str, diagnosis: str)
     (c,) = [c for c in rep.checks if c.kind == "claim"]
     assert not c.ok and c.diagnosis == diagnosis, (c.diagnosis, c.message)
     assert c.message.endswith(f"looks like: {diagnosis}")
+
+
+def test_claims_about_steps_the_output_never_reads() -> None:
+    extra = "output L\nfor t = 1..T:\n  q[t] = 2 x[t]\nfor t = 1..T:\n  claim dL/dq[t] = zeros(D)\n" \
+            "for t = 1..T:\n  claim dL/dq[t] = x[t]\n"
+    rep = verify(_graph(4, extra), VerifyOptions(trials=1))
+    assert [(c.name, c.ok) for c in rep.checks if c.kind == "claim"] == [("claim dL/dq[t]", True),
+                                                                         ("claim dL/dq[t]", False)]
+
+
+def test_a_claim_loop_without_steps_says_so() -> None:
+    rep = verify(_graph(4, "for t = 3..2:\n  claim dL/dx[t] = x[t]\n"), VerifyOptions(trials=1))
+    (c,) = [c for c in rep.checks if c.kind == "claim"]
+    assert c.status == "error" and "has no steps" in c.message, c.message

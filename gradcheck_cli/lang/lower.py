@@ -289,8 +289,15 @@ class Lowering(LoopStatements):
         if c.error is not None:
             spec.error = c.error
             return spec
-        lo, hi = self.index_value(loop.start, loop.start.span), self.index_value(loop.stop, loop.stop.span)
+        try:
+            lo, hi = self.index_value(loop.start, loop.start.span), self.index_value(loop.stop, loop.stop.span)
+        except GradcheckError as e:
+            spec.error = e
+            return spec
         spec.over = (loop.var, lo, hi)
+        if hi < lo:
+            spec.error = self._err(NameError_, f"the claim's loop {loop.var} = {lo}..{hi} has no steps", c.head_span)
+            return spec
         saved = (self.loop_var, self.step)
         try:
             for k in range(lo, hi + 1):

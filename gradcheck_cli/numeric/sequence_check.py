@@ -109,6 +109,9 @@ class SequenceFunction:
         self._row = {id(e): k for k, e in enumerate(elems)}
         base: dict[int, np.ndarray] = {id(e): self.cache[id(e)] for e in elems if id(e) in self.cache}
         self._walk({}, seen=base)
+        for e in elems:  # a step the output never reads (its gradient is 0): its own value
+            if id(e) not in base:
+                base[id(e)] = np.asarray(evaluate_all([e], ctx)[0])
         self.elem_shape = tuple(np.shape(base[id(elems[0])]))
         self.x0 = stacked([base[id(e)] for e in elems])
 
@@ -201,9 +204,14 @@ def one_step_off(graph: Any, num: str, steps: Steps, claimed: np.ndarray, ctx: C
     its name, else None. The right values come from the unrolled derive of num by each step."""
     from gradcheck_cli.derive.reverse import derive
 
+    from gradcheck_cli.errors import GradcheckError
+
     names = [e.name or graph.value_name(e) for e in steps.elems]
-    d = derive(graph, names, output=num, unrolled=True)
-    right = stacked(evaluate_all([g.shape_form for g in d.gradients], ctx))
+    try:
+        d = derive(graph, names, output=num, unrolled=True)
+        right = stacked(evaluate_all([g.shape_form for g in d.gradients], ctx))
+    except (GradcheckError, KeyError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None  # a diagnosis is a hint: without one the failure stands as it is
     claimed = np.asarray(claimed, dtype=float).reshape(right.shape)
     if len(right) < 2 or np.allclose(claimed, right):
         return None
