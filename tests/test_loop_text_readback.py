@@ -115,3 +115,21 @@ def test_a_one_line_claim_about_a_step_needs_the_loop_variable() -> None:
         "claim dL/dW_hh = W_hh   for every t = 1..T\n"
     with pytest.raises(GradcheckError, match="a claim inside the loop is about a step"):
         parse(text, "rnn.grad")
+
+
+# (lstm_seq's claims_dsl has one `for` block of four lines and no chain claim: nothing to write on one line)
+@pytest.mark.parametrize("path", [f for f in FILES if not f.endswith("lstm_seq.grad")])
+def test_one_line_loops_read_as_their_blocks(path: str) -> None:
+    """claims_dsl with every one-statement `for` block written on one line (`STMT   for t = a..b`)
+    lowers to the same values and the same passing claims."""
+    from gradcheck_cli.render.loop_formats import loop_dict
+
+    text = (ROOT / path).read_text(encoding="utf-8")
+    d = derive(parse(text, path))
+    block = loop_dict(d)["claims_dsl"]
+    one_line = re.sub(r"^for (\w+) = (\S+):\n  (.+)$(?!\n  )", r"\3   for \1 = \2", block, flags=re.M)
+    assert one_line != block
+    base = graph_part(text, d.output)
+    reports = [verify(parse(base + src, path), VerifyOptions(trials=1)) for src in (block, one_line)]
+    assert [(c.name, c.ok) for c in reports[0].checks] == [(c.name, c.ok) for c in reports[1].checks]
+    assert all(c.ok for c in reports[1].checks), [(c.name, c.message) for c in reports[1].checks if not c.ok]
