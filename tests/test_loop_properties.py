@@ -9,6 +9,7 @@ BPTT claims stated from the derived recursion verify.
 from __future__ import annotations
 
 import os
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,11 +44,31 @@ def loop_text(T: int, H: int, fn: str, inputs: bool, loss: str, data: bool = Tru
     return "\n".join(lines) + "\n"
 
 
+def one_line(text: str, backwards: bool) -> str:
+    """The helpers and claims as derive prints them: every one-statement block after the graph on one
+    line with its range (`g[t] = … for t = T, …, 1` or `for t = 1..T`), the boundary `g[T+1] = 0`."""
+    head, _, rest = text.partition("\nL = ")
+    loss, _, rest = rest.partition("\n")
+
+    def line(m: re.Match) -> str:  # type: ignore[type-arg]
+        var, lo, hi, stmt = m.groups()
+        rng = f"{hi.replace('-', '−')}, …, {lo}" if backwards else f"{lo}..{hi}"
+        return f"{stmt}   for {'every ' if stmt.startswith('claim') else ''}{var} = {rng}"
+
+    rest = re.sub(r"^for (\w+) = (\S+)\.\.(\S+):\n  (.+)$", line, rest, flags=re.M)
+    return f"{head}\nL = {loss}\n" + rest.replace("g[T+1] = zeros(H)", "g[T+1] = 0")
+
+
 @PROPS
 @given(T=st.integers(1, 5), H=st.integers(2, 4), fn=st.sampled_from(sorted(DERIVATIVE)), inputs=st.booleans(),
-       loss=st.sampled_from(["sum", "last"]), seed=st.integers(0, 20), data=st.booleans())
-def test_random_loops_verify(T: int, H: int, fn: str, inputs: bool, loss: str, seed: int, data: bool) -> None:
+       loss=st.sampled_from(["sum", "last"]), seed=st.integers(0, 20), data=st.booleans(),
+       written=st.sampled_from(["blocks", "one line", "one line, from the end"]))
+def test_random_loops_verify(T: int, H: int, fn: str, inputs: bool, loss: str, seed: int, data: bool,
+                             written: str) -> None:
     text = loop_text(T, H, fn, inputs, loss, data)
+    if written != "blocks":  # as derive prints it: the same values, the same verdicts
+        text = one_line(text, backwards=written.endswith("end"))
+        assert " for every t = " in text and "g[T+1] = 0" in text and "\n  g[t] =" not in text, text
     graph = parse(text, "loop.grad", seed)
     assert graph.loop is not None and len([n for n in graph.values if n.startswith("h[")]) == T
     report = verify(graph, VerifyOptions(seed=seed))
