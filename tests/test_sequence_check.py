@@ -198,7 +198,7 @@ def test_a_wrong_claim_about_every_step_is_diagnosed(claim: str, diagnosis: str)
 
 
 def test_claims_about_steps_the_output_never_reads() -> None:
-    extra = "output L\nfor t = 1..T:\n  q[t] = 2 x[t]\nfor t = 1..T:\n  claim dL/dq[t] = zeros(D)\n" \
+    extra = "output L\nfor t = 1..T:\n  q[t] = 2 x[t]\nfor t = 1..T:\n  claim dL/dq[t] = 0\n" \
             "for t = 1..T:\n  claim dL/dq[t] = x[t]\n"
     rep = verify(_graph(4, extra), VerifyOptions(trials=1))
     assert [(c.name, c.ok) for c in rep.checks if c.kind == "claim"] == [("claim dL/dq[t]", True),

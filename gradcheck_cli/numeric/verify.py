@@ -29,8 +29,7 @@ from gradcheck_cli.numeric.claim_shape import convention, misshaped
 from gradcheck_cli.numeric.mistakes import suspects_of
 from gradcheck_cli.numeric.result import Check, Report
 from gradcheck_cli.numeric.sequence_check import (SequenceFunction, Steps, at_any_step, evaluate_all, one_step_off,
-                                                  sequences,
-                                                  stacked)
+                                                  sequences, stacked)
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import is_scalar, shape_str, using
 
@@ -302,7 +301,8 @@ def _steps_claim(graph: Graph, claim: ClaimSpec, points: list[_Point], opts: Ver
         return replace(check, name=claim.name, wrt=claim.den, message=check.message + at if not check.ok else check.message)
     num = first
     elems = [graph.variables[d].expr if d in graph.variables else graph.values[d] for d in dens]
-    exprs = [c.expr for c in claim.steps]
+    exprs = [alg.zeros(*den.shape) if e is not None and e.op == "const" and e.param("value") == 0
+             and not is_scalar(den.shape) else e for e, den in zip((c.expr for c in claim.steps), elems)]
     conv = None
     for c, den, e in zip(claim.steps, elems, exprs):
         assert e is not None
