@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STEPS = (3, 10, 100, 1000)
-VERIFY_UP_TO = int(sys.argv[1]) if len(sys.argv) > 1 else 1000  # `python bench/derive_loops.py 100`: verify only up to T = 100
+VERIFY_UP_TO = 1000  # `python bench/derive_loops.py 100`: verify only up to T = 100
 
 
 def rnn_text(T: int) -> str:
@@ -86,7 +86,7 @@ def _unrolled_by_hand(T: int) -> Any:
         return g
 
 
-def loop_row(T: int) -> dict[str, Any]:
+def loop_row(T: int, verify_up_to: int = VERIFY_UP_TO) -> dict[str, Any]:
     from gradcheck_cli.derive.loops import LoopDerivation
     from gradcheck_cli.derive.reverse import derive
     from gradcheck_cli.render import RENDERERS
@@ -117,7 +117,7 @@ def loop_row(T: int) -> dict[str, Any]:
     file_text = sorted(whole)[2]
     row: dict[str, Any] = {"load": load, "derive": dt, "text": tt, "file": file_text, "bytes": len(text.encode()),
                            "closed": isinstance(d, LoopDerivation), "verify": None}
-    if T <= VERIFY_UP_TO:
+    if T <= verify_up_to:
         from gradcheck_cli.numeric.verify import VerifyOptions, verify
 
         t4 = time.perf_counter()
@@ -135,9 +135,9 @@ def fmt(t: float | None) -> str:
     return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 
-def print_loop_table() -> None:
+def print_loop_table(verify_up_to: int = VERIFY_UP_TO) -> None:
     loop_row(2)  # warm-up
-    rows = {T: loop_row(T) for T in STEPS}
+    rows = {T: loop_row(T, verify_up_to) for T in STEPS}
     print("\n4. loops over time (issue 10): the notes' RNN, loss at every step, H = 4, D = 3, C = 5")
     print("   targets: derive flat in T (one generic step), verify linear in T (the unrolled graph)")
     print(f"   {'T':>5} {'load':>10} {'derive':>10} {'derive+text':>12} {'file→text':>10} {'text bytes':>11} "
@@ -159,4 +159,4 @@ def print_loop_table() -> None:
 
 
 if __name__ == "__main__":
-    print_loop_table()
+    print_loop_table(int(sys.argv[1]) if len(sys.argv) > 1 else VERIFY_UP_TO)
