@@ -112,3 +112,65 @@ def test_required_claims_count_once_each() -> None:
     assert e.score == 0.0
     plain = Entry(name="q1", points=4, partial=True, report=Report(file="s.grad", checks=checks[:12]))
     assert plain.score == pytest.approx(4 * 11 / 12)  # without a handout: every claim counts, as before
+
+
+LOOP_HANDOUT = """\
+dims H = 3, D = 2, T = 4
+W : H x H
+U : H x D
+u : H
+x[t] : D, t = 1..T
+h[0] : H
+for t = 1..T:
+  h[t] = tanh(W h[t-1] + U x[t])
+s = u^T h[T]
+claim ds/dW = TODO
+claim ds/dh[T] = TODO
+for t = 1..T:
+  claim ds/dx[t] = TODO
+"""
+
+LOOP_ANSWER = (LOOP_HANDOUT
+               .replace("claim ds/dW = TODO", "g[T+1] = 0\ng[t] = (W^T g[t+1] + e[t]) * (1 - h[t]^2)   for t = T, …, 1\n"
+                        "e[T] = u\ne[t] = zeros(H)   for t = T−1, …, 1\nclaim ds/dW = sum(g[t] h[t-1]^T for t = 1..T)")
+               .replace("claim ds/dh[T] = TODO", "claim ds/dh[T] = u")
+               .replace("  claim ds/dx[t] = TODO", "  claim ds/dx[t] = U^T g[t]"))
+
+
+def test_a_loop_handout_answered_with_helper_loops_keeps_the_graph(tmp_path: Path) -> None:
+    c = compare(*pair(tmp_path, LOOP_ANSWER, LOOP_HANDOUT))
+    assert c.difference is None
+    assert [r.name for r in c.required] == ["claim ds/dW", "claim ds/dh[T]", "claim ds/dx[t]"]
+    assert c.missing == []
+
+
+def test_the_required_claims_are_named_as_verify_names_them(tmp_path: Path) -> None:
+    """A report scores a required claim by the checks of its name: the names must be the same."""
+    from gradcheck_cli.lang.graph import parse
+    from gradcheck_cli.numeric.verify import VerifyOptions, verify
+
+    c = compare(*pair(tmp_path, LOOP_ANSWER, LOOP_HANDOUT))
+    checks = {k.name: k.ok for k in verify(parse(LOOP_ANSWER, "s.grad"), VerifyOptions(trials=1)).checks}
+    assert {r.name: checks.get(r.name) for r in c.required} == {r.name: True for r in c.required}
+
+
+@pytest.mark.parametrize("change,words", [
+    (("  h[t] = tanh(W h[t-1] + U x[t])", "  h[t] = tanh(W h[t-1] + U x[t] + u)"), "changes the assignment to h[t]"),
+    (("x[t] : D, t = 1..T", "x[t] : D const, t = 1..T"), "changes the declaration of x[t]"),
+    (("for t = 1..T:\n  h[t]", "for t = 2..T:\n  h[t]"), "changes the assignment to h[t]"),
+])
+def test_a_changed_loop_is_a_difference(tmp_path: Path, change: tuple[str, str], words: str) -> None:
+    c = compare(*pair(tmp_path, LOOP_ANSWER.replace(*change), LOOP_HANDOUT))
+    assert c.difference is not None and words in c.difference, c.difference
+
+
+def test_a_missing_claim_about_every_step_is_listed(tmp_path: Path) -> None:
+    text = LOOP_ANSWER.replace("for t = 1..T:\n  claim ds/dx[t] = U^T g[t]\n", "")
+    c = compare(*pair(tmp_path, text, LOOP_HANDOUT))
+    assert [r.name for r in c.missing] == ["claim ds/dx[t]"]
+
+
+def test_a_required_claim_no_check_answers_does_not_pass() -> None:
+    """A required claim is graded by the checks of its name; with none of that name it has not passed."""
+    e = Entry(name="q1", points=2.0, report=Report(file="s.grad", checks=[]), required=("claim ds/dx[t]",), partial=True)
+    assert e.score == 0.0

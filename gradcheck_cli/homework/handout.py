@@ -94,10 +94,24 @@ class _Lines:
             elif isinstance(st, ast.Decl):
                 for name in st.names:
                     self._add(("decl", name), ("decl", st.kind, _key(st.dims), tuple(st.qualifiers)), st.span)
+            elif isinstance(st, ast.SeqDecl):  # `x[t] : D, t = 1..T`, `h[0] : H`
+                d = st.decl
+                self._add(("decl", _written(d.names[0], st.index or st.var)),
+                          ("seq", d.kind, _key(d.dims), tuple(d.qualifiers), _key((st.start, st.stop))), st.span)
             elif isinstance(st, ast.Assign):
-                self._add(("assign", st.name), _key(st.value), st.span)
+                self._add(("assign", _written(st.name, st.index)), _key(st.value), st.span)
+            elif isinstance(st, ast.For):  # the loop's steps: each line as an assignment of its range
+                self._loop(st)
             elif isinstance(st, ast.Output):
                 self._add(("output", st.name), ("output",), st.span)
+
+    def _loop(self, st: ast.For) -> None:
+        span = (st.var, _key(st.start), _key(st.stop))
+        for b in st.body:
+            if isinstance(b, ast.Claim):
+                self.claims.append(b)
+            elif isinstance(b, ast.Assign):
+                self._add(("assign", _written(b.name, b.index)), ("loop", span, _key(b.value)), b.span)
 
     def _add(self, item: tuple[str, str], key: Any, span: Any, line_span: Any = None) -> None:
         shown = _shown(self.text, line_span or span)
@@ -108,7 +122,20 @@ class _Lines:
         self.order.append(item)
 
     def names(self) -> set[str]:
-        return {name for kind, name in self.items if kind in ("decl", "assign")}
+        """The names the file defines; a step `h[t]` defines `h`."""
+        return {name.split("[")[0] for kind, name in self.items if kind in ("decl", "assign")}
+
+
+def _written(name: str, index: "ast.Index | str | None") -> str:
+    """`h[t]`, `delta[T+1]`, `x`: a name with its step as written."""
+    from gradcheck_cli.lang.loops import step_name
+
+    return name if index is None else step_name(name, index)
+
+
+def _claim_names(c: ast.Claim) -> tuple[str, str]:
+    """(numerator, denominator) as written: `dL/dh[0]` is about h[0], `dL/dx[t]` in a loop about every x[t]."""
+    return _written(c.num, c.num_index), _written(c.den, c.den_index)
 
 
 def _shown(text: str, span: Any) -> str:
@@ -140,7 +167,7 @@ def _difference(hand: _Lines, sub: _Lines) -> str | None:
             continue
         kind, name = item
         _k, line, shown = sub.items[item]
-        if kind == "assign" and name not in taken:
+        if kind == "assign" and name.split("[")[0] not in taken:
             continue  # a helper: `delta = u * f'(z)`
         if kind == "output":
             continue  # which node is the output matters to `derive`, not to the claims
@@ -156,10 +183,11 @@ def compare(question: Path, submission: Path) -> Comparison:
     asked = todo or hand.claims
     required: list[Required] = []
     for c in asked:
-        if all((r.num, r.den) != (c.num, c.den) for r in required):
-            required.append(Required(c.num, c.den, c.span.line))
+        num, den = _claim_names(c)
+        if all((r.num, r.den) != (num, den) for r in required):
+            required.append(Required(num, den, c.span.line))
     return Comparison(difference=_difference(hand, sub), required=tuple(required),
-                      present=frozenset((c.num, c.den) for c in sub.claims))
+                      present=frozenset(_claim_names(c) for c in sub.claims))
 
 
 def _read(path: Path) -> str:

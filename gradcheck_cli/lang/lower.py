@@ -256,6 +256,7 @@ class Lowering(LoopStatements):
         spec = ClaimSpec(c.num if c.num_index is None else step_name(c.num, c.num_index),
                          c.den if c.den_index is None else step_name(c.den, c.den_index),
                          c.span, text=self.file.text[c.span.start:c.span.end])
+        spec.written = (spec.num, spec.den) if self.loop_var is None else None  # a loop's steps: by number
         if c.error is not None:  # a broken expression: its steps still resolve where they can (dL/dh[T] → h[6])
             try:
                 spec.num, spec.den = (self._step_of(c.num, c.num_index, c.head_span),

@@ -39,9 +39,13 @@ class ClaimSpec:
     def line(self) -> int:
         return self.span.line
 
+    written: tuple[str, str] | None = None  # num and den as the file writes them (`h[T]`, where num/den say h[6])
+
     @property
     def name(self) -> str:
-        return f"claim d{self.num}/d{self.den}"
+        """As written (`claim dL/dh[T]`): a config's required claim and a report's name match the file."""
+        num, den = self.written or (self.num, self.den)
+        return f"claim d{num}/d{den}"
 
 
 @dataclass

@@ -76,8 +76,13 @@ class Entry:
         return sum(1 for c in graded if c.ok) / len(graded)
 
     def _required_fraction(self) -> float:
-        """Each required claim counts once (passing when every claim of that name passes), then each impl check."""
-        units = [all(c.ok for c in self.checks if c.name == name and c.kind == "claim") for name in self.required or ()]
+        """Each required claim counts once (passing when every claim of that name passes, and there is one),
+        then each impl check."""
+        def passed(name: str) -> bool:
+            mine = [c.ok for c in self.checks if c.name == name and c.kind == "claim"]
+            return bool(mine) and all(mine)
+
+        units = [passed(name) for name in self.required or ()]
         units += [c.ok for c in self.checks if c.kind == "impl"]
         return sum(units) / len(units) if units else 1.0
 
