@@ -71,6 +71,15 @@ def parse_dot(text: str) -> tuple[dict[str, dict[str, str]], list[tuple[str, str
     return nodes, edges
 
 
+def shown(path: Path) -> Graph:
+    """The graph `gradcheck graph` shows: a loop's one generic step, else the file's graph."""
+    from gradcheck_cli.render.graph import loop_step
+
+    g = load(str(path))
+    step = loop_step(g)
+    return step.graph if step is not None else g
+
+
 def graph_nodes(g: Graph) -> list[Any]:
     return list(g.output.walk())
 
@@ -94,8 +103,10 @@ def test_text_format_is_topological(path: Path, cli: Callable[..., Any]) -> None
     r = cli("graph", path)
     assert r.exit_code == 0, r.output
     defined: set[str] = set(load(str(path)).env.sizes)  # sizes are numbers: `div(t7, B)` is a mean
-    pattern = re.compile(r"^(\w+(?:\[\d+\])?): (.+?) = (\w+)\((.*)\)$")  # a loop's steps: h[3]
+    pattern = re.compile(r"^(\w+(?:\[[\w+-]+\])?): (.+?) = (\w+)\((.*)\)$")  # a loop's steps: h[t], h[3]
     for line in r.stdout.splitlines():
+        if line.startswith("a loop over t = "):  # a loop is shown as its one generic step
+            continue
         if line.startswith("input "):
             defined.add(line.split()[1].rstrip(":"))
         elif line.startswith("output "):
@@ -105,7 +116,7 @@ def test_text_format_is_topological(path: Path, cli: Callable[..., Any]) -> None
             assert m, line
             name, _shape, _op, args = m.groups()
             for arg in (a.strip() for a in args.split(", ")):
-                if re.fullmatch(r"[A-Za-z_]\w*(\[\d+\])?", arg):   # a name (not a number, a param or ones(n))
+                if re.fullmatch(r"[A-Za-z_]\w*(\[[\w+-]+\])?", arg):   # a name (not a number, a param or ones(n))
                     assert arg in defined, f"{arg} used before it is defined in {line!r}"
             assert name not in defined, f"{name} defined twice"
             defined.add(name)
@@ -119,7 +130,7 @@ def test_dot_is_a_digraph_with_every_node(path: Path, cli: Callable[..., Any]) -
     r = cli("graph", path, "--format", "dot")
     assert r.exit_code == 0, r.output
     nodes, edges = parse_dot(r.stdout)
-    g = load(str(path))
+    g = shown(path)
     walk = graph_nodes(g)
     assert len(nodes) == len(walk)
     # every node's label ends with its shape; declared variables are labelled by name
@@ -169,6 +180,8 @@ def test_mermaid_flowchart(path: Path, cli: Callable[..., Any]) -> None:
     declared: list[str] = []
     n_edges = 0
     for line in lines[1:]:
+        if line.startswith("  %% "):  # a comment: a loop's header
+            continue
         if m := node.match(line):
             declared.append(m.group(1))
             assert "<br/>" in m.group(2)
@@ -178,9 +191,36 @@ def test_mermaid_flowchart(path: Path, cli: Callable[..., Any]) -> None:
             a, b = m.groups()
             assert a in declared and b in declared, line   # declared before use: topological
             n_edges += 1
-    walk = graph_nodes(load(str(path)))
+    walk = graph_nodes(shown(path))
     assert len(declared) == len(set(declared)) == len(walk)
     assert n_edges == sum(len(e.args) for e in walk)
+
+
+# ---------------------------------------------------------------- loops
+
+
+def test_a_loop_is_shown_as_one_step_at_any_T(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    rnn = (Path(__file__).parent / "data" / "loops" / "rnn_sum.grad").read_text(encoding="utf-8")
+    outs = []
+    for T in (4, 1000):
+        f = tmp_path / f"rnn{T}.grad"
+        f.write_text(rnn.replace("T = 4", f"T = {T}"), encoding="utf-8")
+        r = cli("graph", f)
+        assert r.exit_code == 0, r.output
+        outs.append(r.stdout)
+    assert outs[0] == outs[1]  # the same step, whatever T is
+    lines = outs[0].splitlines()
+    assert lines[0].startswith("a loop over t = 1..T: one generic step shown") and lines[0].endswith("L = Σ_t J[t]")
+    assert "input h[t-1]: H×1" in lines and "h[t]: H×1 = fn(z[t], name=tanh, order=0)" in lines
+    assert not any("[2]" in line for line in lines)
+
+
+def test_a_loop_the_closed_form_cannot_take_is_shown_unrolled(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    f = tmp_path / "two.grad"
+    f.write_text("dims H = 3, T = 8\nW : H x H\nu : H\nh[0] : H\nh[1] : H\nfor t = 2..T:\n"
+                 "  h[t] = tanh(W h[t-1] + W h[t-2])\ns = u^T h[T]\n", encoding="utf-8")
+    out = cli("graph", f).stdout
+    assert "h[8]: H×1" in out and not out.startswith("a loop over")  # at the file's own T = 8
 
 
 # ---------------------------------------------------------------- --output, colour

@@ -53,10 +53,13 @@ def graph(
 ) -> None:
     """Show the computation graph in topological order with each node's shape."""
     with guard():
+        from gradcheck_cli.derive.from_file import LOOP_STEPS
         from gradcheck_cli.lang.graph import load
-        from gradcheck_cli.render.graph import render_graph
+        from gradcheck_cli.render.graph import loop_step, render_graph
 
-        g = load(str(file))
+        g = load(str(file), steps=LOOP_STEPS)  # a loop is shown as one step, the same at every T
+        if g.short_of is not None and loop_step(g) is None:
+            g = load(str(file))
         note(g)
         emit(render_graph(g, fmt.value), output, fmt != GraphFormat.text)
     raise typer.Exit(0)

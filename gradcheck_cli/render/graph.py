@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gradcheck_cli.lang.graph import Graph, pp_graph
 from gradcheck_cli.symbolic.printing import to_dsl
 from gradcheck_cli.shapes import shape_str
@@ -27,7 +29,38 @@ def _nodes(g: Graph) -> tuple[list[tuple[str, str, str, list[str]]], str]:
     return rows, ids[id(g.output)]
 
 
+def loop_step(g: Graph) -> Any:
+    """The generic step of a loop file (derive/loop_build.py), or None: then the graph is shown unrolled."""
+    if g.loop is None:
+        return None
+    from gradcheck_cli.derive.loop_build import step_from_unrolled
+    from gradcheck_cli.errors import GradcheckError
+
+    try:
+        return step_from_unrolled(g, g.loop.length)
+    except GradcheckError:
+        return None
+
+
+def _loop_header(g: Graph, step: Any) -> str:
+    J = step.graph.output_name
+    parts = [{"sum": f"Σ_{step.var} {J}", "last": J.replace(f"[{step.var}]", f"[{step.length}]")}.get(step.kind, "")]
+    parts.append(to_dsl(step.extra) if step.extra is not None else "")
+    loss = " + ".join(p for p in parts if p) or "…"
+    return (f"a loop over {step.var} = {step.start}..{step.length}: one generic step shown, its inputs the step "
+            f"before's state and the step's own inputs; the output {g.output_name} = {loss}")
+
+
 def render_graph(g: Graph, fmt: str) -> str:
+    step = loop_step(g)
+    if step is not None:  # the loop once, not T copies of it
+        body = render_graph(step.graph, fmt)
+        header = _loop_header(g, step)
+        if fmt == "text":  # (the step graph's own `output J[t]` line: the header says what the output is)
+            return header + "\n" + "\n".join(line for line in body.splitlines() if not line.startswith("output "))
+        if fmt == "dot":
+            return body.replace("digraph gradcheck {", f'digraph gradcheck {{\n  label="{header}";', 1)
+        return body.replace("flowchart BT", f"flowchart BT\n  %% {header}", 1)
     if fmt == "text":
         return pp_graph(g)
     rows, out = _nodes(g)
