@@ -56,8 +56,9 @@ def render_graph(g: Graph, fmt: str) -> str:
     if step is not None:  # the loop once, not T copies of it
         body = render_graph(step.graph, fmt)
         header = _loop_header(g, step)
-        if fmt == "text":  # (the step graph's own `output J[t]` line: the header says what the output is)
-            return header + "\n" + "\n".join(line for line in body.splitlines() if not line.startswith("output "))
+        if fmt == "text":  # the file's output last, as for any graph (the header says how the steps make it)
+            lines = [line for line in body.splitlines() if not line.startswith("output ")]
+            return "\n".join([header, *lines, f"output {g.output_name}"])
         if fmt == "dot":
             return body.replace("digraph gradcheck {", f'digraph gradcheck {{\n  label="{header}";', 1)
         return body.replace("flowchart BT", f"flowchart BT\n  %% {header}", 1)
