@@ -482,3 +482,29 @@ def test_subprocess_exit_codes() -> None:
     r = run("--scale", "W_hh=0.2", "--fail-on", "exploding")
     assert r.returncode == 0, r.stderr
     assert "VANISHING" in r.stdout
+
+
+def test_a_long_chain_that_underflows_still_has_its_rate() -> None:
+    """T = 600 steps of a contracting tanh RNN (W scaled by 0.2): ‖∂h_T/∂h_k‖ falls below the smallest
+    double long before k = 0. The rate comes from the steps before that, and the total is a power of ten."""
+    text = ("dims H = 4, D = 3, T = 600\nW : H x H\nU : H x D\nx[t] : D const, t = 1..T\nh[0] : H\nu : H\n"
+            "for t = 1..T:\n  h[t] = tanh(W h[t-1] + U x[t])\ns = u^T h[T]\n")
+    rep = flow(parse(text, "long.grad"), FlowOptions(seed=0, points=2, scales={"W": 0.2}))
+    c = rep.chain
+    assert c is not None and 0 < c.per_step < 1 and c.span == 600
+    assert any(_median_zero(ns) for ns in c.norms), "the test needs a chain that underflows"
+    (v,) = [v for v in rep.verdicts if v.kind == "vanishing"]
+    assert re.search(r"shrinks ×0\.\d+ per step back in time, ×10\^-\d+ over 600 steps", v.message), v.message
+
+
+def _median_zero(ns: list[float]) -> bool:
+    return float(np.median(ns)) == 0.0
+
+
+def test_the_fit_stops_where_the_norms_leave_the_doubles() -> None:
+    from gradcheck_cli.numeric.flow_measure import _fit
+
+    slope, _ = _fit([1, 2, 3, 4], [[0.5], [0.25], [0.0], [0.0]])
+    assert math.isclose(slope, math.log(0.5))
+    assert _fit([1, 2], [[0.0], [0.0]])[0] == -math.inf  # nothing before: a dead chain
+    assert _fit([1, 2], [[math.inf], [math.inf]])[0] == math.inf

@@ -39,6 +39,7 @@ from gradcheck_cli.numeric.evaluate import Context
 from gradcheck_cli.numeric.flow_measure import (
     SATURATED_FPRIME,
     Activation,
+    num_text,
     Chain,
     Layer,
     Recurrent,
@@ -174,10 +175,10 @@ def _verdicts(r: FlowReport, steps: Mapping[str, int]) -> list[Verdict]:
         where = f"{r.series}{min(steps.values())}…{c.last}"
         if c.total > FACTOR:
             out.append(Verdict("exploding", where, f"{what} grows ×{num_str(c.per_step)} per step back in time, "
-                               f"×{num_str(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
+                               f"×{c.total_text} over {c.span} steps" + (f"; {radii}" if radii else "")))
         elif c.total < 1 / FACTOR:
             out.append(Verdict("vanishing", where, f"{what} shrinks ×{num_str(c.per_step)} per step back in time, "
-                               f"×{num_str(c.total)} over {c.span} steps" + (f"; {radii}" if radii else "")))
+                               f"×{c.total_text} over {c.span} steps" + (f"; {radii}" if radii else "")))
     else:
         # a named series (h1 … hL) if there is one, else every named layer; z → h inside one layer
         # is the activation's own derivative (a dead ReLU), not a gradient vanishing with depth
@@ -213,10 +214,7 @@ def _ratio(a: float, b: float) -> float:
     return a / b
 
 
-def num_str(x: float) -> str:
-    if not math.isfinite(x):
-        return "∞" if x > 0 else "NaN"
-    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
+num_str = num_text  # the numbers of the verdicts, as the charts print them
 
 
 __all__ = [

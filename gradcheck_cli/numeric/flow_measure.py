@@ -17,7 +17,8 @@ import numpy as np
 
 from gradcheck_cli.derive.reverse import backward
 from gradcheck_cli.lang.graph import Graph
-from gradcheck_cli.numeric.evaluate import Context, apply_op
+from gradcheck_cli.numeric.evaluate import Context
+from gradcheck_cli.numeric.evaluate_many import evaluate_many
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.elementwise import ELEMENTWISE
 from gradcheck_cli.symbolic.expr import Expr
@@ -88,6 +89,14 @@ class Chain:
         x = self.slope * self.span
         return math.exp(min(x, 700.0)) if math.isfinite(x) or x > 0 else 0.0
 
+    @property
+    def total_text(self) -> str:
+        """×total as a number, or as a power of ten past what a double holds (×10^-523)."""
+        x = self.slope * self.span / math.log(10)
+        if not math.isfinite(x) or -300 < x < 300:
+            return num_text(self.total)
+        return f"10^{round(x)}"
+
 
 # ---------------------------------------------------------------------------
 # what the graph holds: layers, series, recurrent matrices
@@ -127,7 +136,7 @@ def series_of(graph: Graph, layers: list[tuple[str, Expr]]) -> tuple[str | None,
         ks = sorted(members)
         run = [ks[0]]
         for a, b in zip(ks, ks[1:]):
-            if b == a + 1 and _depends(members[b], members[a]):
+            if b == a + 1 and _depends(members[b], members[a], order):
                 run.append(b)
             else:
                 break
@@ -141,8 +150,20 @@ def series_of(graph: Graph, layers: list[tuple[str, Expr]]) -> tuple[str | None,
     return best[2], chosen
 
 
-def _depends(e: Expr, on: Expr) -> bool:
-    return any(n is on for n in e.walk())
+def _depends(e: Expr, on: Expr, order: Mapping[int, int]) -> bool:
+    """on is in e's DAG. Only nodes after `on` in the topological order can hold it, so the search
+    does not enter the earlier steps: one step of an unrolled loop, not all of them (T² for T steps)."""
+    start = order.get(id(on), -1)
+    stack, seen = [e], set()
+    while stack:
+        n = stack.pop()
+        if n is on:
+            return True
+        if id(n) in seen or order.get(id(n), start + 1) <= start:
+            continue
+        seen.add(id(n))
+        stack.extend(n.args)
+    return False
 
 
 def recurrent_matrices(graph: Graph) -> list[str]:
@@ -174,13 +195,8 @@ def recurrent_matrices(graph: Graph) -> list[str]:
 
 def _evaluate_all(roots: Iterable[Expr], ctx: Context, memo: dict[int, np.ndarray] | None = None) -> dict[int, np.ndarray]:
     """Every node under `roots`, each evaluated once (the forward pass and all cotangents share it)."""
-    memo = {} if memo is None else memo
     with np.errstate(all="ignore"):
-        for r in roots:
-            for node in r.walk():
-                if id(node) not in memo:
-                    memo[id(node)] = apply_op(node, ctx, [memo[id(a)] for a in node.args])
-    return memo
+        return evaluate_many(roots, ctx, memo)
 
 
 def norms(items: list[tuple[str, Expr]], cts: Mapping[int, Expr], ctxs: list[Context],
@@ -197,6 +213,12 @@ def norms(items: list[tuple[str, Expr]], cts: Mapping[int, Expr], ctxs: list[Con
             g = memo[id(cts[id(e)])] if id(e) in cts else np.zeros(layer.shape)
             layer.norms.append(_fro(g))
     return out
+
+
+def num_text(x: float) -> str:
+    if not math.isfinite(x):
+        return "∞" if x > 0 else "NaN"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
 
 
 def _fro(a: np.ndarray) -> float:
@@ -264,12 +286,14 @@ def _fit(distances: list[int], norms: list[list[float]]) -> tuple[float, float]:
     A median Jacobian that is exactly zero (every unit dead) makes the slope
     −∞: vanishing; one that overflows +∞: exploding."""
     xs, ys = [0.0], [0.0]
-    for d, ns in zip(distances, norms):
+    for d, ns in sorted(zip(distances, norms)):
         m = _median(ns)
-        if math.isinf(m) or math.isnan(m):
-            return math.inf, 0.0
-        if m == 0.0:
-            return -math.inf, 0.0
+        if math.isinf(m) or math.isnan(m) or m == 0.0:
+            # past the largest or below the smallest double: the steps before it say how fast (a long
+            # chain that underflows at T − k = 300 still shrinks ×0.86 a step); none before: ±∞
+            if len(xs) < 3:
+                return (-math.inf if m == 0.0 else math.inf), 0.0
+            break
         xs.append(float(d))
         ys.append(math.log(m))
     x, y = np.array(xs), np.array(ys)
@@ -290,8 +314,9 @@ def activations(graph: Graph, ctxs: list[Context]) -> list[Activation]:
         if real in ("sigmoid", "tanh", "relu"):
             sites.append((e, real))
     out = []
+    memos: list[dict[int, np.ndarray]] = [{} for _ in ctxs]  # one per point, shared by the sites: T steps, one pass
     for e, real in sites:
-        z = [np.asarray(_evaluate_all([e.args[0]], c)[id(e.args[0])], dtype=float) for c in ctxs]
+        z = [np.asarray(_evaluate_all([e.args[0]], c, m)[id(e.args[0])], dtype=float) for c, m in zip(ctxs, memos)]
         label = names.get(id(e)) or _short(to_dsl(e, names))
         act = Activation(label, real, int(z[0].size))
         if real == "relu":

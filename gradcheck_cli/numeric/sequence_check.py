@@ -22,6 +22,7 @@ import numpy as np
 
 from gradcheck_cli.lang.loops import split_step_name
 from gradcheck_cli.numeric.evaluate import Context, apply_op, depends_on, stable_value
+from gradcheck_cli.numeric.evaluate_many import evaluate_many
 from gradcheck_cli.shapes import Dim
 from gradcheck_cli.symbolic.expr import Expr
 
@@ -59,19 +60,7 @@ def sequences(names: Iterable[str], expr_of: Callable[[str], Expr], declared: se
 def evaluate_all(roots: list[Expr], ctx: Context) -> list[np.ndarray]:
     """Every root's value from one memo: the T gradients ∂L/∂x[t] share δ[t], δ[t+1], …, so one
     pass over their common graph costs what the last one alone costs."""
-    memo: dict[int, np.ndarray] = {}
-    for root in roots:
-        stack: list[tuple[Expr, bool]] = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in memo:
-                continue
-            if not ready:
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if id(a) not in memo)
-                continue
-            stable = stable_value(node, memo)
-            memo[id(node)] = stable if stable is not None else apply_op(node, ctx, [memo[id(a)] for a in node.args])
+    memo = evaluate_many(roots, ctx)
     return [memo[id(r)] for r in roots]
 
 

@@ -48,7 +48,7 @@ def render_flow_text(r: FlowReport) -> str:
         lines.append("")
         lines.append(f"‖∂{t}/∂{r.series}_k‖ against the distance {_dist(r)} (spectral norm, fitted in log)")
         lines.append(f"  slope {c.slope:+.3g} per step: ×{num_str(c.per_step)} per step back in time, "
-                     f"×{num_str(c.total)} over {c.span} steps")
+                     f"×{c.total_text} over {c.span} steps")
     if r.activations:
         lines.append("")
         lines.append("activations")
