@@ -8,7 +8,8 @@
 - file→text: `gradcheck derive rnn.grad` in-process: the file read with a loop of 6 steps (derive/from_file.py), derived, printed;
 - verify: `gradcheck verify` on the unrolled graph (complex step over all T steps; linear in T): the
   same 6 checks at every T, the sequence x[1..T] one of them (every entry while T·D entries times the
-  T steps stay under 3·10⁶, above that 200 entries and 4 random directions: the `dL/dx[t]` column).
+  T steps stay under 3·10⁶, above that 200 entries and 4 random directions: the `dL/dx[t]` column);
+- flow: `gradcheck flow` at 2 points (linear in T).
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ def loop_row(T: int, verify_up_to: int = VERIFY_UP_TO) -> dict[str, Any]:
         row["verify"] = time.perf_counter() - t4
         row["ok"] = rep.ok
         row["checks"] = len(rep.checks)
+        from gradcheck_cli.numeric.flow import FlowOptions, flow
+
+        t6 = time.perf_counter()
+        flow(g, FlowOptions(points=2))  # `gradcheck flow`: norms at every step, the chain ∂h_T/∂h_k, verdicts
+        row["flow"] = time.perf_counter() - t6
         row["x_mode"] = next((c.mode for c in rep.checks if c.wrt == "x[t]"), "—")
     return row
 
@@ -141,13 +147,14 @@ def print_loop_table(verify_up_to: int = VERIFY_UP_TO) -> None:
     print("\n4. loops over time (issue 10): the notes' RNN, loss at every step, H = 4, D = 3, C = 5")
     print("   targets: derive flat in T (one generic step), verify linear in T (the unrolled graph)")
     print(f"   {'T':>5} {'load':>10} {'derive':>10} {'derive+text':>12} {'file→text':>10} {'text bytes':>11} "
-          f"{'verify':>10} {'per step':>10} {'checks':>7} {'dL/dx[t]':>9}")
+          f"{'verify':>10} {'per step':>10} {'checks':>7} {'dL/dx[t]':>9} {'flow':>9}")
     for T, r in rows.items():
         per = fmt(r["verify"] / T) if r["verify"] is not None else "—"
         closed = "" if r["closed"] else "  (not in closed form!)"
         ok = "" if r.get("ok", True) else "  (verify FAILED)"
         print(f"   {T:>5} {fmt(r['load']):>10} {fmt(r['derive']):>10} {fmt(r['derive'] + r['text']):>12} {fmt(r['file']):>10} "
               f"{r['bytes']:>11} {fmt(r['verify']):>10} {per:>10} {r.get('checks', '—'):>7} {r.get('x_mode', '—'):>9}"
+              f" {fmt(r.get('flow')):>9}"
               f"{closed}{ok}")
     a, b = rows[STEPS[1]], rows[STEPS[-1]]
     print(f"   T = {STEPS[1]} → {STEPS[-1]}: derive × {b['derive'] / a['derive']:.1f}, file→text × "
