@@ -43,13 +43,12 @@ import sympy as sp
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.derive.reverse import derive
 from gradcheck_cli.symbolic.elementwise import generic_rounds
-from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.symbolic.expr import Expr, make
 from gradcheck_cli.lang.graph import Graph, parse
 from gradcheck_cli.numeric import checker
 from gradcheck_cli.numeric.evaluate import Context, Function, evaluate, sample_inputs
-from gradcheck_cli.symbolic.ops import OPS, ShapeMismatch
 from gradcheck_cli.symbolic.printing import to_dsl
+from gradcheck_cli.symbolic.rewrite import rebuilt, substitute_as_written
 from gradcheck_cli.shapes import env, using
 from gradcheck_cli.numeric.verify import VerifyOptions, verify
 from gradcheck_cli.numeric.verify import sample_points as verify_points
@@ -126,34 +125,6 @@ SOURCES = _sources()
 # ---------------------------------------------------------------------------- building mutants
 
 
-class _Rebuild:
-    """Rebuild a DAG with one node replaced; a node whose shape rule now fails is built
-    raw with its old shape, so the mutant still prints (its claim then fails to type-check)."""
-
-    def __init__(self) -> None:
-        self.typechecks = True
-
-    def build(self, op: str, args: tuple[Expr, ...], params: tuple[tuple[str, Any], ...], shape: Any) -> Expr:
-        try:
-            new_shape = OPS[op].shape(args, **dict(params))
-        except (ShapeMismatch, GradcheckError):
-            self.typechecks = False
-            new_shape = shape
-        return make(op, args, params, new_shape)
-
-    def substitute(self, root: Expr, old: Expr, new: Expr) -> Expr:
-        memo: dict[int, Expr] = {id(old): new}
-        for node in root.walk():
-            if id(node) in memo:
-                continue
-            args = tuple(memo[id(a)] for a in node.args)
-            if all(a is b for a, b in zip(args, node.args)):
-                memo[id(node)] = node
-            else:
-                memo[id(node)] = self.build(node.op, args, node.params, node.shape)
-        return memo[id(root)]
-
-
 @dataclass
 class Mutant:
     kind: str
@@ -167,14 +138,15 @@ class Mutant:
 
 
 def _substituted(root: Expr, old: Expr, new: Expr) -> tuple[Expr, bool]:
-    rb = _Rebuild()
-    return rb.substitute(root, old, new), rb.typechecks
+    """root with old replaced by new, as written, and whether it still type-checks."""
+    return substitute_as_written(root, {id(old): new})
 
 
 def _raw(op: str, *args: Expr, **params: Any) -> tuple[Expr, bool]:
-    rb = _Rebuild()
-    node = rb.build(op, args, tuple(sorted(params.items())), args[0].shape)
-    return node, rb.typechecks
+    """op on args as written (keeping args[0]'s shape where the rule fails), and whether it type-checks."""
+    p = tuple(sorted(params.items()))
+    node = rebuilt(make(op, args, p, args[0].shape), args)
+    return (node, True) if node is not None else (make(op, args, p, args[0].shape), False)
 
 
 def _mutations(graph: Graph, g: Expr) -> list[tuple[str, str, Expr, bool]]:

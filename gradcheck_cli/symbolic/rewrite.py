@@ -26,7 +26,15 @@ def rebuilt(node: Expr, args: tuple[Expr, ...], **params: Any) -> Expr | None:
 
 def substitute(root: Expr, mapping: dict[int, Expr]) -> Expr | None:
     """root with the nodes in `mapping` (by id) replaced; None if it no longer type-checks."""
+    out, fits = substitute_as_written(root, mapping)
+    return out if fits else None
+
+
+def substitute_as_written(root: Expr, mapping: dict[int, Expr]) -> tuple[Expr, bool]:
+    """root with the nodes in `mapping` replaced, and whether every shape rule still holds. A node whose
+    rule no longer does keeps its old shape, so the expression still prints (a mutant in the tests)."""
     memo: dict[int, Expr] = dict(mapping)
+    fits = True
     for node in root.walk():
         if id(node) in memo:
             continue
@@ -36,6 +44,7 @@ def substitute(root: Expr, mapping: dict[int, Expr]) -> Expr | None:
             continue
         new = rebuilt(node, args)
         if new is None:
-            return None
+            fits = False
+            new = make(node.op, args, node.params, node.shape)
         memo[id(node)] = new
-    return memo[id(root)]
+    return memo[id(root)], fits
