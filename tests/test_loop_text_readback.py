@@ -113,7 +113,7 @@ def test_a_one_line_claim_about_a_step_needs_the_loop_variable() -> None:
 
     text = graph_part((ROOT / "examples" / "rnn.grad").read_text(encoding="utf-8"), "L") + \
         "claim dL/dW_hh = W_hh   for every t = 1..T\n"
-    with pytest.raises(GradcheckError, match="a claim inside the loop is about a step"):
+    with pytest.raises(GradcheckError, match="a claim inside the loop over t is about a step"):
         parse(text, "rnn.grad")
 
 

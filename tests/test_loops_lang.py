@@ -209,7 +209,7 @@ def test_loop_errors_point_at_the_line_inside_the_loop(text: str, message: str, 
     ("for t = 1..T:\n  z[t] = W h[t-1]\n    h[t] = tanh(z[t])\n", "unexpected indentation"),
     ("for t = 1..T:\ns = u^T h[0]\n", "the loop has no body"),
     ("for t = 1..T:\n  for k = 1..T:\n    h[t] = h[t-1]\n", "a loop inside a loop"),
-    ("for t = 1..T:\n  claim ds/dW = W\n  h[t] = h[t-1]\n", "a claim inside the loop is about a step"),
+    ("for t = 1..T:\n  claim ds/dW = W\n  h[t] = h[t-1]\n", "a claim inside the loop over t is about a step"),
     ("for t = 1..T:\n  V : H x H\n  h[t] = h[t-1]\n", "only assignments and claims go inside a loop"),
     ("for t = 1..T:\n  a = W h[t-1]\n  h[t] = tanh(a)\n", "a is assigned at every step"),
     ("q = max(h[0] for t = 1..T)\n", "only sum(… for t = a..b) and prod"),
@@ -319,3 +319,17 @@ def test_impl_without_the_state_gradient_names_it_as_the_function_does(tmp_path:
     checks = _impl_checks(cli, _impl(tmp_path, h0='"h_start"'))
     message = checks["impl rnn_forward_backward: grad h[0]"]["message"]
     assert "no gradient for h0" in message and "(W_hh, W_xh, W_hy, b, h0)" in message
+
+
+@pytest.mark.parametrize("extra,message,hint", [
+    ("z = W h[0]   for t = 1..T\n", "a line with `for t = …` assigns a step at every t: z has no [t]",
+     "write `z[t] = …   for t = …`"),
+    ("g[t] = W^T g[t+1]   for t = T, …, 1\n", "unknown step g[t+1] (at t = 4: g[5]): g has no step defined yet",
+     "a recursion backwards in time needs its boundary, e.g. `g[T+1] = 0`"),
+    ("claim ds/dh[t] = u   for every k = 1..T\n", "a claim inside the loop over k is about a step",
+     "write `claim ds/dh[k] = …` for every step"),
+])
+def test_one_line_loop_mistakes_say_what_to_write(extra: str, message: str, hint: str) -> None:
+    err = _error(RNN + extra)
+    assert message in err.message and err.hint is not None and hint in err.hint, (err.message, err.hint)
+    assert err.span is not None and err.span.line == RNN.count("\n") + 1

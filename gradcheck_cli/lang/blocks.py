@@ -69,7 +69,8 @@ def _body_statement(b: ast.Node, var: str) -> ast.Node:
     if isinstance(b, ast.Claim):  # a claim about every step: `claim dL/dx[t] = W_xh^T delta[t]`
         c = replace(b, num_index=_bind(b.num_index, var), den_index=_bind(b.den_index, var))
         if b.error is None and all(ix is None or ix.var != var for ix in (c.num_index, c.den_index)):
-            raise ParseError(f"a claim inside the loop is about a step: d{b.num}/d{b.den} names none", b.head_span,
+            raise ParseError(f"a claim inside the loop over {var} is about a step: d{b.num}/d{b.den}"
+                             f"{'' if b.den_index is None else '[…]'} names no step [{var}]", b.head_span,
                              f"write `claim d{b.num}/d{b.den}[{var}] = …` for every step, or put the claim "
                              "before or after the loop")
         return c

@@ -8,6 +8,8 @@ The unrolled reading: the loop variable is bound to an int (`self.step`), so
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gradcheck_cli.errors import NameError_, ShapeError
 from gradcheck_cli.lang import ast
 from gradcheck_cli.lang.loops import index_text, split_step_name, step_name
@@ -74,14 +76,24 @@ class StepLowering(CallLowering):
             return self._err(NameError_, f"unknown name {node.name} in {written}", node.span,
                              f"declare a sequence, e.g. `{node.name}[t] : n, t = 1..T`, or a step `{node.name}[0] : n`")
         if not steps:
+            later = node.index.var is not None and node.index.offset > 0  # delta[t+1]: a recursion from the end
+            hint = (f"a recursion backwards in time needs its boundary, e.g. `{node.name}[{self._boundary(node)}] = 0`"
+                    if later else f"declare `{node.name}[0] : n` or assign it in the loop before this line")
             return self._err(NameError_, f"unknown step {written}{now}: {node.name} has no step defined yet",
-                             node.span, f"declare `{node.name}[0] : n` or assign it in the loop before this line")
+                             node.span, hint)
         lo, hi = steps[0], steps[-1]
         if k < lo or k > hi:
             return self._err(NameError_, f"step {written} is out of range{now}: {node.name} has steps "
                              f"{lo}..{hi} here", node.span, self._step_hint(node.name, lo, k))
         return self._err(NameError_, f"unknown step {written}{now}: {node.name}[{k}] is not defined", node.span,
                          f"{node.name} has steps {', '.join(map(str, steps[:8]))}{'…' if len(steps) > 8 else ''}")
+
+    def _boundary(self, node: ast.At) -> str:
+        """The boundary a backward recursion reads first, as the loop writes it: `T+1` for `delta[t+1]`."""
+        stop = self.loop_range[1] if self.loop_range is not None else None
+        if stop is None or stop.var is not None:
+            return str(self.step + node.index.offset) if isinstance(self.step, int) else "T+1"
+        return index_text(replace(stop, offset=stop.offset + node.index.offset))
 
     @staticmethod
     def _step_hint(name: str, lo: int, k: int) -> str:

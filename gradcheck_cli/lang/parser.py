@@ -211,6 +211,8 @@ def _span(meta: Any, source: str) -> Span:
 
 def _describe_expected(expected: set[str]) -> str:
     terms = {t.name: t for t in _lark().terminals}
+    if "_NL" in expected:  # a line may go on with a one-line loop (`… for t = 1..T`): no need to suggest it
+        expected = expected - {"FOR"}
     if len(expected & _EXPR_START) >= 3:
         return "an expression (a name, a number or '(')"
     words = []

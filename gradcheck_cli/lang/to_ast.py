@@ -127,7 +127,11 @@ class ToAst(Transformer):  # type: ignore[type-arg]
         return ast.DimName(self.sp(meta), str(ch[0]))
 
     def assign(self, meta: Any, ch: list[Any]) -> ast.Assign:
-        name, value = ch[-2], ch[-1]  # ch[0] is the optional `with`
+        name, value, suffix = ch[-3], ch[-2], ch[-1]  # ch[0] is the optional `with`
+        if suffix is not None:
+            raise ParseError(f"a line with `for {suffix.var} = …` assigns a step at every {suffix.var}: "
+                             f"{ident(name)} has no [{suffix.var}]", self.tsp(name),
+                             f"write `{ident(name)}[{suffix.var}] = …   for {suffix.var} = …`")
         return ast.Assign(self.sp(meta), ident(name), self.tsp(name), value)
 
     def claim(self, meta: Any, ch: list[Any]) -> "ast.Claim | Suffixed":
