@@ -116,7 +116,7 @@ def test_step_names_read_back() -> None:
 def test_derive_reads_step_names_with_the_lang_helper() -> None:
     """One reader of `h[t-1]`: derive moves steps with split_step_index (lang), it has no copy of its own."""
     from gradcheck_cli.derive import loop_build, loop_step
-    from gradcheck_cli.lang.loops import split_step_index
+    from gradcheck_cli.lang.loops import index_text, split_step_index
     from gradcheck_cli.render import loops as render_loops
 
     assert split_step_index("h[t-1]") == ("h", ("t", -1)) and split_step_index("d[T+1]") == ("d", ("T", 1))
@@ -126,7 +126,7 @@ def test_derive_reads_step_names_with_the_lang_helper() -> None:
     for name in ("h[3]", "h[t-1]", "delta[T+1]", "x[t]"):
         base, ix = split_step_index(name)  # type: ignore[misc]
         assert split_step_name(name) is not None and split_step_name(name)[0] == base  # type: ignore[index]
-        assert step_name(base, loop_step.index_text(ix)) == name
+        assert step_name(base, index_text(ix)) == name
     for module in (loop_step, loop_build, render_loops):
         assert not hasattr(module, "split_step"), module.__name__
         assert getattr(module, "split_step_index", split_step_index) is split_step_index

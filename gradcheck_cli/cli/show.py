@@ -58,10 +58,11 @@ def graph(
         from gradcheck_cli.render.graph import loop_step, render_graph
 
         g = load(str(file), steps=LOOP_STEPS)  # a loop is shown as one step, the same at every T
-        if g.short_of is not None and loop_step(g) is None:
+        step = loop_step(g)
+        if g.short_of is not None and step is None:  # no step to cut out: the loop unrolled at its own T
             g = load(str(file))
         note(g)
-        emit(render_graph(g, fmt.value), output, fmt != GraphFormat.text)
+        emit(render_graph(g, fmt.value, step), output, fmt != GraphFormat.text)
     raise typer.Exit(0)
 
 

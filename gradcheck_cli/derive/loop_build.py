@@ -10,11 +10,11 @@ plus terms without a step (`lam/2 ‖W_hh‖²`). The cut is one step's size wha
 
 from __future__ import annotations
 
-from gradcheck_cli.derive.loop_step import State, StepGraph, step_name, substitute
+from gradcheck_cli.derive.loop_step import State, StepGraph, substitute
 from gradcheck_cli.derive.loops import LoopDerivation, bptt
 from gradcheck_cli.errors import DeriveError
 from gradcheck_cli.lang.graph import Graph, VarInfo
-from gradcheck_cli.lang.loops import split_step_index
+from gradcheck_cli.lang.loops import split_step_index, step_name
 from gradcheck_cli.shapes import using
 from gradcheck_cli.symbolic import algebra as alg
 from gradcheck_cli.symbolic.expr import Expr

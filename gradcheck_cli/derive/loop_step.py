@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from gradcheck_cli.lang.graph import Graph
-from gradcheck_cli.lang.loops import Index, index_text, split_step_index, step_name  # noqa: F401 (render reads them here)
+from gradcheck_cli.lang.loops import Index, split_step_index, step_name
 from gradcheck_cli.symbolic.expr import Expr, make
 from gradcheck_cli.symbolic import algebra as alg
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from gradcheck_cli.derive import scalars
 from gradcheck_cli.derive.jacobian import forward_jacobian
-from gradcheck_cli.derive.loop_step import (Index, State, StepGraph, aligned, localize, mover, step_name,
-                                            step_vars, substitute)
+from gradcheck_cli.derive.loop_step import State, StepGraph, aligned, localize, mover, step_vars, substitute
+from gradcheck_cli.lang.loops import Index, step_name
 from gradcheck_cli.derive.reverse import Backward, Derivation, backward
 from gradcheck_cli.lang.graph import Graph
 from gradcheck_cli.shapes import Shape, is_scalar, using

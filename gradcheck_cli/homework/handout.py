@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gradcheck_cli.lang import ast
+from gradcheck_cli.lang.loops import step_name
 from gradcheck_cli.lang.parser import parse_file
 
 _SPAN_FIELDS = {"span", "name_spans", "func_span", "head_span", "text", "error"}
@@ -96,10 +97,10 @@ class _Lines:
                     self._add(("decl", name), ("decl", st.kind, _key(st.dims), tuple(st.qualifiers)), st.span)
             elif isinstance(st, ast.SeqDecl):  # `x[t] : D, t = 1..T`, `h[0] : H`
                 d = st.decl
-                self._add(("decl", _written(d.names[0], st.index or st.var)),
+                self._add(("decl", step_name(d.names[0], st.index or st.var)),
                           ("seq", d.kind, _key(d.dims), tuple(d.qualifiers), _key((st.start, st.stop))), st.span)
             elif isinstance(st, ast.Assign):
-                self._add(("assign", _written(st.name, st.index)), _key(st.value), st.span)
+                self._add(("assign", step_name(st.name, st.index)), _key(st.value), st.span)
             elif isinstance(st, ast.For):  # the loop's steps: each line as an assignment of its range
                 self._loop(st)
             elif isinstance(st, ast.Output):
@@ -111,7 +112,7 @@ class _Lines:
             if isinstance(b, ast.Claim):
                 self.claims.append(b)
             elif isinstance(b, ast.Assign):
-                self._add(("assign", _written(b.name, b.index)), ("loop", span, _key(b.value)), b.span)
+                self._add(("assign", step_name(b.name, b.index)), ("loop", span, _key(b.value)), b.span)
 
     def _add(self, item: tuple[str, str], key: Any, span: Any, line_span: Any = None) -> None:
         shown = _shown(self.text, line_span or span)
@@ -126,16 +127,9 @@ class _Lines:
         return {name.split("[")[0] for kind, name in self.items if kind in ("decl", "assign")}
 
 
-def _written(name: str, index: "ast.Index | str | None") -> str:
-    """`h[t]`, `delta[T+1]`, `x`: a name with its step as written."""
-    from gradcheck_cli.lang.loops import step_name
-
-    return name if index is None else step_name(name, index)
-
-
 def _claim_names(c: ast.Claim) -> tuple[str, str]:
     """(numerator, denominator) as written: `dL/dh[0]` is about h[0], `dL/dx[t]` in a loop about every x[t]."""
-    return _written(c.num, c.num_index), _written(c.den, c.den_index)
+    return step_name(c.num, c.num_index), step_name(c.den, c.den_index)
 
 
 def _shown(text: str, span: Any) -> str:

@@ -44,9 +44,9 @@ def index_text(index: "ast.Index | Index | int | str") -> str:
     return "+".join(parts)
 
 
-def step_name(name: str, index: "ast.Index | Index | int | str") -> str:
-    """`h[t-1]`, `h[3]`: the name of one step of `name`."""
-    return f"{name}[{index_text(index)}]"
+def step_name(name: str, index: "ast.Index | Index | int | str | None") -> str:
+    """`h[t-1]`, `h[3]`: the name of one step of `name`; `name` itself without an index (a claim's `dL/dW`)."""
+    return name if index is None else f"{name}[{index_text(index)}]"
 
 
 _STEP = re.compile(r"(.+)\[([^\[\]]+)\]")

@@ -41,6 +41,7 @@ class Lowering(LoopStatements):
         self.loop_vars = frozenset(s.var for s in file.statements if isinstance(s, (ast.For, ast.SeqDecl)) and s.var)
         self._pending: list[ast.Node] = []  # statements waiting for a step defined further down
         self._waiting: dict[int, GradcheckError] = {}
+        self._zero_steps: dict[str, list[str]] = {}  # `delta[T+1] = 0` steps whose shape the next step gives
 
     # ------------------------------------------------------------ driver
     def run(self) -> Graph:
@@ -64,7 +65,8 @@ class Lowering(LoopStatements):
                 for c in (s.body if isinstance(s, ast.For) else (s,)):
                     if isinstance(c, ast.Claim):
                         claims.append(c)
-                        loop_of.update({id(c): s} if s is not c else {})
+                        if s is not c:
+                            loop_of[id(c)] = s
                         if c.value is not None:
                             self._note_uses(c.value, self.claim_used)
             self._finish_pending()
@@ -253,9 +255,8 @@ class Lowering(LoopStatements):
 
     def _claim(self, c: ast.Claim) -> ClaimSpec:
         # named as written (`dL/dx[t]`) until the steps resolve: a claim that fails says which step it was about
-        spec = ClaimSpec(c.num if c.num_index is None else step_name(c.num, c.num_index),
-                         c.den if c.den_index is None else step_name(c.den, c.den_index),
-                         c.span, text=self.file.text[c.span.start:c.span.end])
+        spec = ClaimSpec(step_name(c.num, c.num_index), step_name(c.den, c.den_index), c.span,
+                         text=self.file.text[c.span.start:c.span.end])
         spec.written = (spec.num, spec.den) if self.loop_var is None else None  # a loop's steps: by number
         if c.error is not None:  # a broken expression: its steps still resolve where they can (dL/dh[T] → h[6])
             try:
@@ -282,10 +283,7 @@ class Lowering(LoopStatements):
 
     def _loop_claim(self, loop: ast.For, c: ast.Claim) -> ClaimSpec:
         """`for t = a..b:  claim dL/dx[t] = …`: the claim at every step, under one name (`dL/dx[t]`)."""
-        def written(name: str, index: ast.Index | None) -> str:
-            return name if index is None else step_name(name, index)
-
-        spec = ClaimSpec(written(c.num, c.num_index), written(c.den, c.den_index), c.span,
+        spec = ClaimSpec(step_name(c.num, c.num_index), step_name(c.den, c.den_index), c.span,
                          text=self.file.text[c.span.start:c.span.end])
         if c.error is not None:
             spec.error = c.error

@@ -101,7 +101,7 @@ class LoopStatements(ExprLowering):
         if s.index is None:
             self._assign(s)
             return [s]
-        zeros = self.__dict__.setdefault("_zero_steps", {})
+        zeros = self._zero_steps
         if zeros.get(s.name) and self._shape_zero_steps(s, zeros[s.name]):
             del zeros[s.name]
         self._assign(s)

@@ -9,6 +9,8 @@ The unrolled reading: the loop variable is bound to an int (`self.step`), so
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
+from typing import Mapping
 
 from gradcheck_cli.errors import NameError_, ShapeError
 from gradcheck_cli.lang import ast
@@ -25,6 +27,7 @@ class StepLowering(CallLowering):
     loop_var: str | None = None  # the name of the loop variable bound now (t)
     seq_names: frozenset[str] = frozenset()  # every name that has steps (set by the Lowering)
     loop_range: tuple[ast.Index, ast.Index] | None = None  # the first loop's range: Σ_t's default bounds
+    outer_steps: Mapping[str, int] = MappingProxyType({})  # the loops around a sum's body: k in ∏_{t=k+1}^{T}
 
     # ------------------------------------------------------------ the hook
     def at(self, node: ast.At) -> Expr:
@@ -40,7 +43,7 @@ class StepLowering(CallLowering):
     def index_value(self, index: ast.Index, span: object) -> int:
         """The int a step index stands for now: `t-1` at t = 3 is 2; `T+1` with T = 6 is 7."""
         value = index.offset
-        bound = dict(self.__dict__.get("_outer", {}))  # the loops around a sum's: k in ∏_{t=k+1}^{T}
+        bound = dict(self.outer_steps)
         if isinstance(self.step, int) and self.loop_var is not None:
             bound[self.loop_var] = self.step
         if index.var is not None:
@@ -148,9 +151,9 @@ class StepLowering(CallLowering):
         if hi < lo:
             raise self._err(ShapeError, f"the range {index_text(bounds[0])}..{index_text(bounds[1])} is empty "
                             f"({lo}..{hi})", node.span)
-        saved, outer = (self.loop_var, self.step), self.__dict__.get("_outer", {})
+        saved, outer = (self.loop_var, self.step), self.outer_steps
         if isinstance(self.step, int) and self.loop_var is not None:
-            self.__dict__["_outer"] = {**outer, self.loop_var: self.step}
+            self.outer_steps = {**outer, self.loop_var: self.step}
         terms = []
         try:
             for k in range(lo, hi + 1):
@@ -158,7 +161,7 @@ class StepLowering(CallLowering):
                 terms.append(self.expr(node.body))
         finally:
             self.loop_var, self.step = saved
-            self.__dict__["_outer"] = outer
+            self.outer_steps = outer
         if node.kind == "prod":
             terms.reverse()  # ∏_{t=k+1}^{T} A_t = A_T ⋯ A_{k+1}: later steps to the left
             return self._shape_op(node, lambda: _balanced(terms, lambda a, b: alg.matmul(a, b, simplify_diag=False)))

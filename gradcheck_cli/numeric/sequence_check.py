@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Mapping
 
 import numpy as np
 
+from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.lang.loops import split_step_name
 from gradcheck_cli.numeric.evaluate import Context, apply_op, depends_on, stable_value
 from gradcheck_cli.numeric.evaluate_many import evaluate_many
@@ -41,11 +42,10 @@ class Steps:
         return f"{self.base}[t]"
 
 
-
-def sequences(names: Iterable[str], expr_of: Callable[[str], Expr], declared: set[str]) -> dict[str, Steps]:
-    """The declared sequences among `names` that have two or more numbered steps, by base name."""
+def sequences(exprs: Mapping[str, Expr], declared: set[str]) -> dict[str, Steps]:
+    """The declared sequences among the names of `exprs` that have two or more numbered steps, by base name."""
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for n in names:
+    for n in exprs:
         split = split_step_name(n)
         if split is not None and isinstance(split[1], int) and split[0] in declared:
             found[split[0]].append((split[1], n))
@@ -53,7 +53,7 @@ def sequences(names: Iterable[str], expr_of: Callable[[str], Expr], declared: se
     for base, items in found.items():
         if len(items) >= 2:
             items.sort()
-            out[base] = Steps(base, tuple(k for k, _ in items), tuple(expr_of(n) for _, n in items))
+            out[base] = Steps(base, tuple(k for k, _ in items), tuple(exprs[n] for _, n in items))
     return out
 
 
@@ -192,8 +192,6 @@ def one_step_off(graph: Any, num: str, steps: Steps, claimed: np.ndarray, ctx: C
     """A claim about every step that is right one step later or earlier (`W_xhᵀ δ[t+1]` for ∂L/∂x[t]):
     its name, else None. The right values come from the unrolled derive of num by each step."""
     from gradcheck_cli.derive.reverse import derive
-
-    from gradcheck_cli.errors import GradcheckError
 
     names = [e.name or graph.value_name(e) for e in steps.elems]
     try:

@@ -232,7 +232,7 @@ def _sequence_groups(graph: Graph, d: Derivation) -> dict[str, Steps]:
         return {}
     declared = {n for s in graph.loop.seq_decls for n in s.decl.names}
     exprs = {g.wrt: g.wrt_expr for g in d.gradients if not g.skipped and g.shape_form is not None}
-    return sequences(exprs, exprs.__getitem__, declared)
+    return sequences(exprs, declared)
 
 
 def _steps_check(graph: Graph, d: Derivation, root: Expr, steps: Steps, points: list[_Point],

@@ -51,10 +51,14 @@ def _loop_header(g: Graph, step: Any) -> str:
             f"before's state and the step's own inputs; the output {g.output_name} = {loss}")
 
 
-def render_graph(g: Graph, fmt: str) -> str:
-    step = loop_step(g)
+_FIND = object()  # render_graph's `step` when the caller has not looked for the loop's step
+
+
+def render_graph(g: Graph, fmt: str, step: Any = _FIND) -> str:
+    """`step`: what `loop_step(g)` gave, when the caller has already asked (None: show g unrolled)."""
+    step = loop_step(g) if step is _FIND else step
     if step is not None:  # the loop once, not T copies of it
-        body = render_graph(step.graph, fmt)
+        body = render_graph(step.graph, fmt, None)
         header = _loop_header(g, step)
         if fmt == "text":  # the file's output last, as for any graph (the header says how the steps make it)
             lines = [line for line in body.splitlines() if not line.startswith("output ")]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gradcheck_cli.derive.loop_step import index_text
+from gradcheck_cli.lang.loops import index_text
 from gradcheck_cli.derive.loops import LoopDerivation
 from gradcheck_cli.render.loops import (LoopPrinter, claims_dsl, fix_text, gradient_rows, loss_text,
                                         recursion_rows)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gradcheck_cli.derive.loop_step import Index, index_text, localize, mover, step_name
+from gradcheck_cli.derive.loop_step import localize, mover
+from gradcheck_cli.lang.loops import Index, index_text, step_name
 from gradcheck_cli.derive.loops import LoopDerivation, LoopGradient, Recursion, Term
 from gradcheck_cli.lang.loops import split_step_index
 from gradcheck_cli.symbolic import algebra as alg
